@@ -1,0 +1,1 @@
+"""Figures that let a person see the data: montages of slices with mask outlines."""

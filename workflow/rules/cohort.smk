@@ -1,0 +1,37 @@
+rule synth:
+    output:
+        manifest=f"{SYNTH['out']}/manifest.csv",
+    log:
+        "logs/cohort/synth.log",
+    params:
+        out=SYNTH["out"],
+        n=SYNTH["n_patients"],
+        seed=SYNTH["seed"],
+        sites=SYNTH["sites"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        "vfrepro synth --out {params.out} --n-patients {params.n} --seed {params.seed} "
+        "--sites {params.sites} > {log} 2>&1"
+
+
+rule validate_manifest:
+    input:
+        raw_manifest(),
+    output:
+        VALIDATED_MANIFEST,
+    log:
+        "logs/cohort/validate_manifest.log",
+    params:
+        studies=",".join(config.get("studies", {})),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/core.yaml"
+    shell:
+        "vfrepro validate-manifest --manifest {input} --out {output} "
+        "--studies '{params.studies}' > {log} 2>&1"
