@@ -11,7 +11,9 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q --upgrade pip setuptools wheel numpy==2.4.6
+	# pyradiomics 3.0.1 has no wheel for Python 3.11 and fails to build in isolation.
+	$(PY) -m pip install -q --no-build-isolation pyradiomics==3.0.1
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 

@@ -4,7 +4,7 @@ rule synth:
     log:
         "logs/cohort/synth.log",
     params:
-        out=SYNTH["out"],
+        out=lambda w, output: os.path.dirname(output.manifest),
         n=SYNTH["n_patients"],
         seed=SYNTH["seed"],
         sites=SYNTH["sites"],
@@ -26,7 +26,7 @@ rule validate_manifest:
     log:
         "logs/cohort/validate_manifest.log",
     params:
-        studies=",".join(config.get("studies", {})),
+        studies=",".join(enabled_studies()),
     threads: 1
     resources:
         mem_mb=1000,

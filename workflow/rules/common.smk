@@ -1,4 +1,6 @@
 # The only place that reads config and the cohort tables; rules call the functions below.
+import os
+
 import pandas as pd
 from snakemake.utils import validate
 
@@ -6,7 +8,17 @@ from snakemake.utils import validate
 validate(config, "../schemas/config.schema.yaml")
 
 SYNTH = config["cohort"]["synthetic"]
-VALIDATED_MANIFEST = "results/cohort/manifest.csv"
+# Holds the cohort's own paths, which may name patients: kept out of results/, which is shared.
+VALIDATED_MANIFEST = "resources/cohort/manifest.validated.csv"
+
+# One paper = one branch: its name is its rule file, its config section, its results/ folder
+# and its report category. A branch's rule file registers its targets in STUDY_TARGETS.
+STUDIES = ["liu2025_dlr", "qu2025_mil", "rosenberg_xray", "xu2023_vcf", "wang2024_twostage"]
+STUDY_TARGETS = {}
+
+
+def enabled_studies():
+    return [s for s in STUDIES if config.get(s, {}).get("enabled", False)]
 
 
 wildcard_constraints:
@@ -67,4 +79,6 @@ def get_final_output(wildcards):
     targets += expand("results/preprocess/{case}/summary.json", case=cases)
     targets += expand("results/preprocess/{case}/mask_reader2.nii.gz", case=reader2_cases())
     targets += expand("results/qc/montage_{site}.png", site=sites())
+    for study in enabled_studies():
+        targets += STUDY_TARGETS[study]()
     return targets

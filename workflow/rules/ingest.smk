@@ -7,7 +7,7 @@ rule ingest:
     log:
         "logs/ingest/ingest.log",
     params:
-        out="results/ingest",
+        out=lambda w, output: os.path.dirname(output.qc),
         tilt="" if config["ingest"]["correct_tilt"] else "--no-tilt-correction",
         max_tilt=config["ingest"]["max_tilt_deg"],
         tol=config["ingest"]["spacing_tolerance"],

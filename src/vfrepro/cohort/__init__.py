@@ -1,0 +1,1 @@
+"""Cohort sources: the synthetic multi-site spine cohort generator (and, from the lead, the manifest)."""
