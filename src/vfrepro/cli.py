@@ -13,6 +13,8 @@ COMMAND_MODULES = [
     "vfrepro.ingest.cli",
     "vfrepro.preprocess.cli",
     "vfrepro.qc.cli",
+    "vfrepro.stats.cli",
+    "vfrepro.harmonize.cli",
 ]
 
 

@@ -1,0 +1,5 @@
+"""Batch (site / scanner) harmonisation of features: ComBat fitted on training rows only."""
+
+from .combat import ComBat
+
+__all__ = ["ComBat"]

@@ -1,0 +1,18 @@
+"""Statistics shared by every study branch, each checked against R's reference implementation.
+
+- :mod:`.roc`: AUC, DeLong CI and paired test (pROC), stratified bootstrap CI.
+- :mod:`.multiclass`: one-vs-rest metrics table with a vectorised stratified bootstrap.
+- :mod:`.icc`: the six Shrout-Fleiss ICC forms (psych::ICC).
+- :mod:`.lasso`: L1 logistic / multinomial with CV-chosen lambda (glmnet).
+- :mod:`.paired`: paired t-test and McNemar (R stats).
+"""
+
+# `icc` the function is not re-exported: it would shadow the `icc` submodule.
+from .icc import icc_all, icc_per_feature
+from .lasso import cv_lasso
+from .multiclass import multiclass_table
+from .paired import mcnemar, paired_t
+from .roc import auc, bootstrap_auc_ci, delong_ci, delong_test
+
+__all__ = ["auc", "bootstrap_auc_ci", "delong_ci", "delong_test", "multiclass_table", "icc_all",
+           "icc_per_feature", "cv_lasso", "paired_t", "mcnemar"]
