@@ -29,4 +29,4 @@ test: install system-deps
 	$(PY) -m pytest -q -ra
 
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_pipeline.py

@@ -6,6 +6,7 @@ min_version("9.0")
 
 
 configfile: "config.yaml"
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -13,6 +14,10 @@ include: "workflow/rules/cohort.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/rosenberg_xray.smk"
+include: "workflow/rules/xu2023_vcf.smk"
+include: "workflow/rules/liu2025_dlr.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:

@@ -33,17 +33,33 @@ def require_tool(name: str) -> str:
 TINY_CONFIG = """
 cohort:
   synthetic:
-    n_patients: 12
+    n_patients: 20
     seed: 7
+liu2025_dlr:
+  evaluate: {n_boot: 20}
+  shap: {max_cases: 5, background: 3, nsamples: 20}
+  select: {lasso_folds: 3}
+  classify: {cv_folds: 3, grids: {LR: {C: [1.0]}, RF: {n_estimators: [20]}, KNN: {n_neighbors: [3]}}}
+  deep: {n_slices: 1, finetune_epochs: 0}
+rosenberg_xray:
+  input_size: 32
+  train: {epochs: 1, batch_size: 16}
+  cv: {folds: 2, grid: {lr: [0.001]}}
+  cam: {archs: [resnet18], per_group: 2}
+xu2023_vcf:
+  input_size: 32
+  train: {epochs: 1, batch_size: 16}
+  n_boot: 50
 """
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True):
-    """Run the repo's Snakefile in `workdir` with the tiny config; give the CompletedProcess."""
+def run_snakemake(workdir: Path, *args: str, check: bool = True, extra_config: str = ""):
+    """Run the repo's Snakefile in `workdir` with the tiny config (plus `extra_config` YAML);
+    give the CompletedProcess."""
     import subprocess
     import sys
 
-    (workdir / "tiny.yaml").write_text(TINY_CONFIG)
+    (workdir / "tiny.yaml").write_text(TINY_CONFIG + extra_config)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--configfile", str(workdir / "tiny.yaml"), *args]

@@ -30,7 +30,7 @@ def test_bad_config_rejected_with_the_key(tmp_path):
 @pytest.mark.slow
 def test_pipeline_outputs(pipeline_run):
     qc = pd.read_csv(pipeline_run / "results/ingest/qc.csv")
-    assert len(qc) == 12 and (qc["status"] == "ok").all()
+    assert len(qc) == 20 and (qc["status"] == "ok").all()
     assert qc["case_id"].str.fullmatch(r"c[0-9a-f]{10}").all()
     for case in qc["case_id"]:
         summary = json.loads((pipeline_run / f"results/preprocess/{case}/summary.json").read_text())

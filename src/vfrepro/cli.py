@@ -15,6 +15,10 @@ COMMAND_MODULES = [
     "vfrepro.qc.cli",
     "vfrepro.stats.cli",
     "vfrepro.harmonize.cli",
+    "vfrepro.radiomics.cli",
+    "vfrepro.studies.liu2025_cli",
+    "vfrepro.provenance_cli",
+    "vfrepro.deep.cli",
 ]
 
 

@@ -1,5 +1,7 @@
 # The only place that reads config and the cohort tables; rules call the functions below.
+import json
 import os
+import shlex
 
 import pandas as pd
 from snakemake.utils import validate
@@ -81,4 +83,84 @@ def get_final_output(wildcards):
     targets += expand("results/qc/montage_{site}.png", site=sites())
     for study in enabled_studies():
         targets += STUDY_TARGETS[study]()
+        targets += expand("results/{study}/provenance/provenance.{ext}", study=study, ext=["json", "md"])
     return targets
+
+
+# ---- rosenberg_xray: constants and input functions of workflow/rules/rosenberg_xray.smk ----
+
+RX = "results/rosenberg_xray"
+RX_CFG = config.get("rosenberg_xray", {})
+RX_CFG_ARG = shlex.quote(json.dumps(RX_CFG, sort_keys=True))
+RX_ARCHS = RX_CFG.get("archs", ["resnet18", "vgg16"])
+RX_CAM_ARCHS = [a for a in RX_CFG.get("cam", {}).get("archs", ["resnet18"]) if a in RX_ARCHS]
+
+
+def rx_targets():
+    t = [f"{RX}/metrics.csv", f"{RX}/figure4_table.csv", f"{RX}/delong.json",
+         f"{RX}/confusion_matrices.png", f"{RX}/roc.png"]
+    t += expand(f"{RX}/{{arch}}/cv_summary.csv", arch=RX_ARCHS)
+    t += expand(f"{RX}/cam_{{arch}}.png", arch=RX_CAM_ARCHS)
+    return t
+
+
+STUDY_TARGETS["rosenberg_xray"] = rx_targets
+
+
+# ---- xu2023_vcf: constants and input functions of workflow/rules/xu2023_vcf.smk ----
+
+XU = "results/xu2023_vcf"
+XU_CFG = config.get("xu2023_vcf", {})
+XU_CFG_ARG = shlex.quote(json.dumps(XU_CFG, sort_keys=True))
+XU_ARCH = XU_CFG.get("arch", "resnet18")
+
+
+def xu_targets():
+    return [f"{XU}/table2.csv", f"{XU}/table2.md", f"{XU}/roc_curves.png",
+            f"{XU}/confusion_matrices.png", f"{XU}/reader_study.csv", f"{XU}/reader_study.md"]
+
+
+STUDY_TARGETS["xu2023_vcf"] = xu_targets
+
+
+# ---- liu2025_dlr: constants and input functions of workflow/rules/liu2025_dlr.smk ----
+
+LIU = "results/liu2025_dlr"
+LIU_CFG = config.get("liu2025_dlr", {})
+LIU_CFG_ARG = shlex.quote(json.dumps(LIU_CFG, sort_keys=True))
+LIU_BACKBONES = ["radimagenet", "imagenet"]
+
+
+wildcard_constraints:
+    backbone="radimagenet|imagenet",
+    reader="[12]",
+
+
+def liu_radiomics_files(wildcards):
+    files = expand(f"{LIU}/radiomics/{{case}}_reader1.csv", case=ok_cases())
+    files += expand(f"{LIU}/radiomics/{{case}}_reader2.csv", case=reader2_cases())
+    return files
+
+
+def liu_targets():
+    t = [f"{LIU}/table3.csv", f"{LIU}/table3.md", f"{LIU}/table3.tex", f"{LIU}/delong.csv",
+         f"{LIU}/nomogram.png", f"{LIU}/calibration.png"]
+    t += expand(f"{LIU}/roc_{{b}}.png", b=LIU_BACKBONES)
+    t += expand(f"{LIU}/shap/{{b}}_{{kind}}_class{{k}}.png", b=LIU_BACKBONES,
+                kind=["bar", "beeswarm", "decision"], k=[0, 1, 2])
+    return t
+
+
+STUDY_TARGETS["liu2025_dlr"] = liu_targets
+
+
+# ---- provenance: constants and input functions of workflow/rules/provenance.smk ----
+
+PROVENANCE_CONFIG = "results/provenance/config.resolved.json"
+
+
+wildcard_constraints:
+    study="|".join(STUDIES),
+
+
+# A printf: not worth a cluster job.

@@ -72,8 +72,10 @@ def draw_patient(rng: np.random.Generator) -> Patient:
     """Draw a patient's clinical variables; takes a Generator, gives a Patient."""
     sex = "F" if rng.random() < 0.66 else "M"
     age = int(np.clip(np.round(rng.normal(69.0, 10.0)), 42, 95))
-    # Older women have lower BMD; scatter keeps the BMD score only partly predictable.
-    t = rng.normal(-1.9 - 0.035 * (age - 69) - (0.35 if sex == "F" else 0.0), 0.95)
+    # Older women have lower BMD; scatter keeps the BMD score only partly predictable. The
+    # centre is that of a fragility-fracture cohort (mostly osteopenic to osteoporotic), which
+    # puts ASTLOF totals of fractured vertebrae around 3-5 as in liu2025_dlr.
+    t = rng.normal(-2.3 - 0.035 * (age - 69) - (0.35 if sex == "F" else 0.0), 0.95)
     t = float(np.round(np.clip(t, -5.5, 2.5), 1))
     # Trabecular HU tied to T-score (QCT-like relation) with individual scatter.
     trab = float(np.clip(210.0 + 36.0 * t + rng.normal(0, 12.0), 45.0, 270.0))

@@ -23,8 +23,9 @@ _MANUFACTURERS = (("SIEMENS", "SOMATOM Force"), ("GE MEDICAL SYSTEMS", "Revoluti
                   ("Philips", "Ingenuity CT"), ("CANON", "Aquilion Prime SP"))
 
 # Study roles over a block of 20 patients (liu2025_dlr ratios: ~68% train, 17% internal,
-# 10% external, 5% prospective; external doubled so a small cohort can evaluate on it).
-_ROLE_BLOCK = ("train",) * 12 + ("internal",) * 3 + ("external",) * 4 + ("prospective",) * 1
+# 10% external, 5% prospective). External and prospective are enlarged so that a demo-sized
+# cohort still has enough cases to evaluate on in every split.
+_ROLE_BLOCK = ("train",) * 11 + ("internal",) * 3 + ("external",) * 3 + ("prospective",) * 3
 
 
 @dataclass(frozen=True)

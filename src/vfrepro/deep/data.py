@@ -1,0 +1,179 @@
+"""Vertebra crops from manifest rows: crop by box, resize, normalise, augment; patient-grouped splits.
+
+A row of the validated manifest names a radiograph (``xray_lateral_path``, absolute) and the
+vertebra's box on it (``lat_x0, lat_y0, lat_x1, lat_y1``; x1/y1 exclusive). Crops are read once
+and kept in memory as uint8 tensors (a radiograph carries several vertebrae); augmentation runs
+on the fly from torch's global RNG, which the training loop seeds, so a run is reproducible.
+Every split or fold is by ``case_id``: no patient is ever on both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.transforms import v2 as T
+from torchvision.transforms.v2 import functional as TF
+
+from ..errors import InputError
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CropSpec", "CropDataset", "load_crops", "labels_of",
+           "patient_folds", "patient_split", "check_columns"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How a vertebra crop becomes a network input (one per study, from config)."""
+
+    size: int = 64
+    margin: float = 0.1               # box grown by this fraction of its size on each side
+    path_col: str = "xray_lateral_path"
+    box_cols: tuple = ("lat_x0", "lat_y0", "lat_x1", "lat_y1")
+    mean: tuple = IMAGENET_MEAN
+    std: tuple = IMAGENET_STD
+    rotation_deg: float = 0.0         # random rotation in [-deg, deg]
+    hflip: bool = False
+    vflip: bool = False
+    shift: float = 0.0                # random translation, fraction of the input size
+    extra: dict = field(default_factory=dict)
+
+
+def check_columns(table: pd.DataFrame, cols, study: str) -> None:
+    lacking = [c for c in cols if c not in table.columns]
+    if lacking:
+        raise InputError(f"study {study} needs column(s) {lacking}, which the manifest lacks",
+                         field=lacking[0])
+
+
+def labels_of(table: pd.DataFrame, col: str, classes: list[str]) -> np.ndarray:
+    """Class indices of ``table[col]`` in the order of ``classes``; unknown values name the case."""
+    lookup = {str(c): i for i, c in enumerate(classes)}
+    out = np.empty(len(table), dtype=np.int64)
+    for i, (case, v) in enumerate(zip(table["case_id"], table[col])):
+        key = str(int(v)) if isinstance(v, (float, np.floating)) and float(v).is_integer() else str(v)
+        if key not in lookup:
+            raise InputError(f"label {v!r} is not one of {list(classes)}", case=str(case), field=col)
+        out[i] = lookup[key]
+    return out
+
+
+def _crop_one(img: np.ndarray, box, margin: float, case: str, path: str, box_cols) -> np.ndarray:
+    h, w = img.shape
+    try:
+        x0, y0, x1, y1 = (int(round(float(b))) for b in box)
+    except (TypeError, ValueError):
+        raise InputError(f"vertebra box {list(box)} is not numeric", case=case, path=path,
+                         field=box_cols[0]) from None
+    if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+        raise InputError(f"vertebra box (x0,y0,x1,y1)=({x0},{y0},{x1},{y1}) is empty or outside "
+                         f"the {w}x{h} image", case=case, path=path, field=box_cols[0])
+    mx, my = int(round(margin * (x1 - x0))), int(round(margin * (y1 - y0)))
+    x0, y0, x1, y1 = max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)
+    return img[y0:y1, x0:x1]
+
+
+def load_crops(table: pd.DataFrame, spec: CropSpec) -> torch.Tensor:
+    """(n, 1, size, size) uint8 crops of the rows, resized (bilinear, antialiased)."""
+    cache: dict[str, np.ndarray] = {}
+    out = torch.empty((len(table), 1, spec.size, spec.size), dtype=torch.uint8)
+    for i, row in enumerate(table.itertuples(index=False)):
+        r = row._asdict()
+        case, path = str(r.get("case_id", "?")), r.get(spec.path_col)
+        if path is None or (isinstance(path, float) and np.isnan(path)):
+            raise InputError("no radiograph path", case=case, field=spec.path_col)
+        if path not in cache:
+            try:
+                with Image.open(path) as im:
+                    cache[path] = np.asarray(im.convert("L"))
+            except FileNotFoundError:
+                raise InputError("radiograph file does not exist", case=case, path=path,
+                                 field=spec.path_col) from None
+            except OSError as exc:
+                raise InputError(f"cannot read radiograph ({exc})", case=case, path=path,
+                                 field=spec.path_col) from None
+        crop = _crop_one(cache[path], [r[c] for c in spec.box_cols], spec.margin, case, path,
+                         spec.box_cols)
+        t = torch.from_numpy(np.array(crop, copy=True))[None]
+        out[i] = TF.resize(t, [spec.size, spec.size], antialias=True)
+    return out
+
+
+class CropDataset(Dataset):
+    """Crops (uint8, cached) -> normalised 3-channel float tensors, augmented when ``train``."""
+
+    def __init__(self, crops: torch.Tensor, labels, spec: CropSpec, train: bool):
+        self.crops = crops
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+        if len(self.crops) != len(self.labels):
+            raise ValueError(f"{len(self.crops)} crops but {len(self.labels)} labels")
+        self.spec = spec
+        self.train = train
+        aug = []
+        if train and spec.hflip:
+            aug.append(T.RandomHorizontalFlip())
+        if train and spec.vflip:
+            aug.append(T.RandomVerticalFlip())
+        if train and (spec.rotation_deg or spec.shift):
+            aug.append(T.RandomAffine(degrees=spec.rotation_deg,
+                                      translate=(spec.shift, spec.shift) if spec.shift else None))
+        self.aug = T.Compose(aug) if aug else None
+        self.mean = torch.tensor(spec.mean).view(3, 1, 1)
+        self.std = torch.tensor(spec.std).view(3, 1, 1)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        x = self.crops[i]
+        if self.aug is not None:
+            x = self.aug(x)
+        x = x.float().div_(255.0).expand(3, -1, -1)
+        return (x - self.mean) / self.std, self.labels[i]
+
+
+def patient_folds(groups, k: int, seed: int, y=None) -> np.ndarray:
+    """Fold index (0..k-1) of each row; all rows of one patient share a fold.
+
+    Stratified by ``y`` where given (sklearn StratifiedGroupKFold, shuffled with ``seed``);
+    fewer patients than folds is an error naming both numbers.
+    """
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    groups = np.asarray(groups).astype(str)
+    n_pat = len(np.unique(groups))
+    if k < 2 or n_pat < k:
+        raise InputError(f"{k}-fold CV needs at least {k} patients (and k >= 2); the training set "
+                         f"has {n_pat}", field="cv_folds")
+    folds = np.full(len(groups), -1, dtype=int)
+    if y is not None:
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+        it = splitter.split(np.zeros(len(groups)), np.asarray(y), groups)
+    else:
+        # GroupKFold has no shuffle: permute patient order by seed first.
+        rng = np.random.default_rng(seed)
+        uniq = np.unique(groups)
+        order = {g: i for i, g in enumerate(rng.permutation(uniq))}
+        keyed = np.array([order[g] for g in groups])
+        it = GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=keyed)
+    for f, (_, val) in enumerate(it):
+        folds[val] = f
+    return folds
+
+
+def patient_split(groups, test_fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the test rows: ``test_fraction`` of patients drawn with ``seed``."""
+    groups = np.asarray(groups).astype(str)
+    uniq = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    n_test = max(1, int(round(test_fraction * len(uniq))))
+    if n_test >= len(uniq):
+        raise InputError(f"cannot hold out {n_test} of {len(uniq)} patients", field="test_fraction")
+    test = set(rng.permutation(uniq)[:n_test].tolist())
+    return np.array([g in test for g in groups])

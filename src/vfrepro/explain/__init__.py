@@ -1,0 +1,1 @@
+"""Model explanations (SHAP figures)."""

@@ -1,0 +1,77 @@
+"""SHAP explanations of a fitted classifier: global bar and beeswarm per class, and a decision
+plot for one case per class. TreeExplainer for tree models, KernelExplainer (k-means
+background of training rows, a capped number of explained cases) for the others."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TREE_MODELS = {"DT", "RF", "ExtraTrees", "XGBoost", "LightGBM"}
+
+
+def shap_values(model, name: str, X_train: pd.DataFrame, X_explain: pd.DataFrame, background: int = 10,
+                nsamples: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """(values (n, f, K), expected values (K,), explainer name)."""
+    import shap
+
+    if name in TREE_MODELS:
+        ex = shap.TreeExplainer(model)
+        vals = ex.shap_values(X_explain.to_numpy())
+        kind = "TreeExplainer"
+    else:
+        bg = shap.kmeans(X_train.to_numpy(), min(background, len(X_train)))
+        ex = shap.KernelExplainer(model.predict_proba, bg, seed=seed)
+        vals = ex.shap_values(X_explain.to_numpy(), nsamples=nsamples, silent=True)
+        kind = f"KernelExplainer (k-means background {min(background, len(X_train))}, nsamples {nsamples})"
+    if isinstance(vals, list):
+        vals = np.stack(vals, axis=-1)
+    vals = np.asarray(vals)
+    if vals.ndim == 2:  # binary tree models may give one margin column
+        vals = np.stack([-vals, vals], axis=-1)
+    exp = np.atleast_1d(np.asarray(ex.expected_value, float))
+    if len(exp) == 1 and vals.shape[-1] == 2:
+        exp = np.array([-exp[0], exp[0]])
+    return vals, exp, kind
+
+
+def figures(vals: np.ndarray, expected: np.ndarray, X: pd.DataFrame, truth: np.ndarray, proba: np.ndarray,
+            classes: list, outputs: dict[str, list[str]], title: str) -> None:
+    """outputs: {"bar": [png per class], "beeswarm": [...], "decision": [...]}."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import shap
+
+    names = list(X.columns)
+    for k, cls in enumerate(classes):
+        for kind in ("bar", "beeswarm"):
+            plt.figure()
+            shap.summary_plot(vals[:, :, k], X.to_numpy(), feature_names=names, show=False,
+                              plot_type="bar" if kind == "bar" else "dot", max_display=15)
+            plt.title(f"{title}: class {cls} ({kind})", fontsize=9)
+            plt.tight_layout()
+            Path(outputs[kind][k]).parent.mkdir(parents=True, exist_ok=True)
+            plt.savefig(outputs[kind][k], dpi=100)
+            plt.close("all")
+        # Decision plot of one case of this class: the one the model gives the highest p(class).
+        members = np.where(truth == cls)[0]
+        i = int(members[np.argmax(proba[members, k])]) if len(members) else int(np.argmax(proba[:, k]))
+        note = "" if len(members) else " (no case of this class among explained; highest p shown)"
+        plt.figure()
+        shap.decision_plot(float(expected[k]), vals[i, :, k], X.iloc[i].to_numpy(), feature_names=names,
+                           show=False)
+        plt.title(f"{title}: class {cls}, one case{note}", fontsize=9)
+        plt.tight_layout()
+        plt.savefig(outputs["decision"][k], dpi=100)
+        plt.close("all")
+
+
+def top_features(vals: np.ndarray, names: list[str], classes: list) -> pd.DataFrame:
+    """Mean |SHAP| per feature and class (the global bar's numbers)."""
+    m = np.abs(vals).mean(axis=0)
+    t = pd.DataFrame(m, index=names, columns=[f"class_{c}" for c in classes])
+    t["overall"] = t.mean(axis=1)
+    return t.sort_values("overall", ascending=False).rename_axis("feature").reset_index()

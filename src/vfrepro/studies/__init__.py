@@ -1,0 +1,1 @@
+"""Study branches: one module per reproduced paper (composition, tables, figures)."""

@@ -1,0 +1,90 @@
+# rosenberg_xray: fracture vs no fracture on lateral radiograph vertebra crops, ResNet18 vs
+# VGG16 (Sanchez Rosenberg et al.; seed 001). Per architecture: patient-grouped k-fold CV over
+# the config grid on the training splits, refit on all of them, predict the test split
+# (src/vfrepro/deep). Then Figure 4 layout (published beside reproduced), ROC + DeLong, CAMs.
+
+rule rosenberg_xray_train:
+    input:
+        manifest=VALIDATED_MANIFEST,
+        passed=lambda w: checkpoints.ingest_gate.get().output.cases,
+    output:
+        model=f"{RX}/{{arch}}/model.pt",
+        predictions=f"{RX}/{{arch}}/predictions.csv",
+        epoch_log=f"{RX}/{{arch}}/epoch_log.csv",
+        cv_summary=f"{RX}/{{arch}}/cv_summary.csv",
+        cv_folds=f"{RX}/{{arch}}/cv_folds.csv",
+        info=f"{RX}/{{arch}}/train_info.json",
+    log:
+        "logs/rosenberg_xray/train_{arch}.log",
+    wildcard_constraints:
+        arch="|".join(RX_ARCHS),
+    params:
+        cfg=RX_CFG_ARG,
+        out=lambda w: f"{RX}/{w.arch}",
+    threads: RX_CFG.get("threads", 1)
+    resources:
+        gpu=1,
+        mem_mb=RX_CFG.get("mem_mb", 4000),
+    conda:
+        "../../envs/deep.yaml"
+    shell:
+        "vfrepro train-cnn --study rosenberg_xray --arch {wildcards.arch} --manifest {input.manifest} "
+        "--cases {input.passed} --config-json {params.cfg} --out {params.out} "
+        "--threads {threads} > {log} 2>&1"
+
+
+rule rosenberg_xray_cam:
+    input:
+        manifest=VALIDATED_MANIFEST,
+        passed=lambda w: checkpoints.ingest_gate.get().output.cases,
+        model=f"{RX}/{{arch}}/model.pt",
+        predictions=f"{RX}/{{arch}}/predictions.csv",
+    output:
+        png=report(f"{RX}/cam_{{arch}}.png", caption="../report/rosenberg_xray_cam.rst",
+                   category="rosenberg_xray"),
+        csv=f"{RX}/cam_{{arch}}.csv",
+    log:
+        "logs/rosenberg_xray/cam_{arch}.log",
+    wildcard_constraints:
+        arch="|".join(RX_ARCHS),
+    params:
+        per_group=RX_CFG.get("cam", {}).get("per_group", 4),
+        seed=RX_CFG.get("seed", 0),
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/deep.yaml"
+    shell:
+        "vfrepro cam-cnn --model {input.model} --predictions {input.predictions} "
+        "--manifest {input.manifest} --cases {input.passed} --out-png {output.png} "
+        "--out-csv {output.csv} --per-group {params.per_group} --seed {params.seed} > {log} 2>&1"
+
+
+rule rosenberg_xray_evaluate:
+    input:
+        predictions=expand(f"{RX}/{{arch}}/predictions.csv", arch=RX_ARCHS),
+        infos=expand(f"{RX}/{{arch}}/train_info.json", arch=RX_ARCHS),
+    output:
+        metrics=report(f"{RX}/metrics.csv", caption="../report/rosenberg_xray_metrics.rst",
+                       category="rosenberg_xray"),
+        figure4=report(f"{RX}/figure4_table.csv", caption="../report/rosenberg_xray_figure4.rst",
+                       category="rosenberg_xray"),
+        delong=f"{RX}/delong.json",
+        confusion=report(f"{RX}/confusion_matrices.png",
+                         caption="../report/rosenberg_xray_confusion.rst", category="rosenberg_xray"),
+        roc=report(f"{RX}/roc.png", caption="../report/rosenberg_xray_roc.rst",
+                   category="rosenberg_xray"),
+    log:
+        "logs/rosenberg_xray/evaluate.log",
+    params:
+        archs=" ".join(RX_ARCHS),
+        out=lambda w, output: os.path.dirname(output.metrics),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../envs/deep.yaml"
+    shell:
+        "vfrepro evaluate-cnn --study rosenberg_xray --archs {params.archs} "
+        "--predictions {input.predictions} --infos {input.infos} --out {params.out} > {log} 2>&1"
