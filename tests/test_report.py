@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_snakemake
+import yaml
+
+from tests.conftest import TINY_CONFIG, run_snakemake
 
 FIGURES = (".png", ".svg", ".pdf", ".jpg")
 STUDIES = ["liu2025_dlr", "qu2025_mil", "rosenberg_xray", "xu2023_vcf", "wang2024_twostage"]
@@ -82,5 +84,6 @@ def test_front_page_and_provenance_content(report):
         assert record["seeds"] and record["packages"]["numpy"] and record["hardware"]["cpu"]
         assert record["git"]["commit"] == "unknown" or re.fullmatch(r"[0-9a-f]{40}", record["git"]["commit"])
         assert record["weights"]["init"]
-        assert record["config"]["cohort"]["synthetic"]["n_patients"] == 12  # the run's own config
+        tiny = yaml.safe_load(TINY_CONFIG)["cohort"]["synthetic"]["n_patients"]
+        assert record["config"]["cohort"]["synthetic"]["n_patients"] == tiny  # the run's own config
         assert record["outputs"], "the branch's outputs are listed with their sha256"

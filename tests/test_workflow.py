@@ -1,6 +1,7 @@
 """The real DAG on a tiny synthetic cohort: lint, dry run, a full run and what it leaves."""
 
 import json
+import re
 
 import pandas as pd
 import pydicom
@@ -60,5 +61,7 @@ def test_no_header_phi_in_results_or_logs(pipeline_run):
                 assert value not in str(path.relative_to(pipeline_run)), f"{value} in file name {path}"
             if path.is_file():
                 blob = path.read_bytes()
-                hits = [v for v in values if v.encode() in blob]
+                # Whole tokens: a numeric ID (StudyID, say) may occur inside a feature's digits.
+                hits = [v for v in values
+                        if re.search(rb"(?<![0-9A-Za-z.])" + re.escape(v.encode()) + rb"(?![0-9A-Za-z])", blob)]
                 assert not hits, f"{hits} found in {path}"
