@@ -54,15 +54,15 @@ xu2023_vcf:
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True, extra_config: str = ""):
-    """Run the repo's Snakefile in `workdir` with the tiny config (plus `extra_config` YAML);
-    give the CompletedProcess."""
+    """Run the repo's Snakefile in `workdir` on the repo's config.yaml overlaid with the tiny
+    config (plus `extra_config` YAML); give the CompletedProcess."""
     import subprocess
     import sys
 
     (workdir / "tiny.yaml").write_text(TINY_CONFIG + extra_config)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(workdir / "tiny.yaml"), *args]
+           "--configfile", str(REPO / "config.yaml"), str(workdir / "tiny.yaml"), *args]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")

@@ -33,3 +33,29 @@ def test_subcommand_help_exits_zero(command, capsys):
         main([command, "--help"])
     assert done.value.code == 0
     assert "--" in capsys.readouterr().out
+
+
+def test_subcommand_table_matches_modules():
+    """cli.SUBCOMMANDS (used to import one stage per run) names exactly what each module defines."""
+    import importlib
+
+    from vfrepro.cli import COMMAND_MODULES, SUBCOMMANDS
+
+    defined = {}
+    for module in COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).add_parser(sub)
+        defined.update({name: module for name in sub.choices})
+    assert defined == SUBCOMMANDS
+
+
+def test_one_subcommand_imports_only_its_stage():
+    """`vfrepro preprocess` must not pay for torch or the statistics stack at start-up."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from vfrepro.cli import main\n"
+            "try:\n    main(['preprocess', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'vfrepro.stats.icc', 'vfrepro.deep.train') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

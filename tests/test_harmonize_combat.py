@@ -166,3 +166,44 @@ def test_cli_fit_where_keeps_columns(tmp_path, capsys):
     m = ComBat().fit(df.loc[tr, feats], df.loc[tr, "batch"], df.loc[tr, ["age", "sex"]])
     np.testing.assert_allclose(out[feats].to_numpy(),
                                m.transform(df[feats], df["batch"], df[["age", "sex"]]).to_numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("ci", range(len(CONFIGS)))
+def test_new_batch_estimate_gives_back_a_fitted_batch(ci):
+    """Estimating a batch from its own rows on the fitted scale is ComBat's per-batch step:
+    for a batch that was fitted it returns that batch's fitted gamma*/delta* (sva-checked)."""
+    cfg = CONFIGS.iloc[ci]
+    df = make_data(1, [10, 15, 12])
+    feats = [c for c in df.columns if c.startswith("f")]
+    cov = _covs(df, cfg["covars"])
+    m = _model(cfg).fit(df[feats], df["batch"], cov)
+    for j, site in enumerate(m.batches_):
+        rows = (df["batch"] == site).to_numpy()
+        g, d = m.estimate_batch(df.loc[rows, feats], None if cov is None else cov.loc[rows])
+        np.testing.assert_allclose(g, m.gamma_star_[j], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(d, m.delta_star_[j], rtol=1e-9, atol=1e-12)
+
+
+def test_unseen_batch_estimated_passed_through_or_refused(tmp_path):
+    df = make_data(9, [30, 30, 40], p=4)
+    feats = [c for c in df.columns if c.startswith("f")]
+    fit_rows = df["batch"] != "site2"
+    m = ComBat().fit(df.loc[fit_rows, feats], df.loc[fit_rows, "batch"], df.loc[fit_rows, ["age", "sex"]])
+    m.save(tmp_path / "before.json")
+    new = df[~fit_rows]
+    est = m.transform(new[feats], new["batch"], new[["age", "sex"]], new_batches="estimate")
+    same = m.transform(new[feats], new["batch"], new[["age", "sex"]], new_batches="passthrough")
+    m.save(tmp_path / "after.json")
+    assert (tmp_path / "before.json").read_text() == (tmp_path / "after.json").read_text()
+    assert np.array_equal(same.to_numpy(), new[feats].to_numpy())
+    # The site's offset against the fitted sites (covariate effects removed) is gone after estimating.
+    def offset(x, b):
+        resid = x - 0.05 * b["age"].to_numpy()[:, None] - 0.7 * (b["sex"] == "M").to_numpy()[:, None]
+        return np.abs(resid.mean(axis=0) - ref)
+    train = m.transform(df.loc[fit_rows, feats], df.loc[fit_rows, "batch"], df.loc[fit_rows, ["age", "sex"]])
+    tr = df[fit_rows]
+    ref = (train.to_numpy() - 0.05 * tr["age"].to_numpy()[:, None] - 0.7 * (tr["sex"] == "M").to_numpy()[:, None]).mean(axis=0)
+    raw_off, est_off = offset(new[feats].to_numpy(), new), offset(est.to_numpy(), new)
+    assert raw_off.max() > 0.5 and est_off.max() < 0.25 * raw_off.max()
+    with pytest.raises(ValueError, match="new_batches='estimate'"):
+        m.transform(new[feats], new["batch"], new[["age", "sex"]])

@@ -6,36 +6,47 @@ import argparse
 import importlib
 import sys
 
-# Each module exposes add_parser(subparsers); its parser sets `func`. Adding a stage is one line.
-COMMAND_MODULES = [
-    "vfrepro.cohort.cli",
-    "vfrepro.cohort.manifest_cli",
-    "vfrepro.ingest.cli",
-    "vfrepro.preprocess.cli",
-    "vfrepro.qc.cli",
-    "vfrepro.stats.cli",
-    "vfrepro.harmonize.cli",
-    "vfrepro.radiomics.cli",
-    "vfrepro.studies.liu2025_cli",
-    "vfrepro.provenance_cli",
-    "vfrepro.deep.cli",
-]
+# Subcommand -> the module whose add_parser(subparsers) defines it (and sets `func`). A run
+# imports only the module of its own subcommand: importing every stage (scipy.stats, torch,
+# SimpleITK, ...) costs seconds, and a workflow runs hundreds of short jobs. tests/test_cli.py
+# checks that this table and the modules agree. Adding a stage is one line here.
+SUBCOMMANDS = {
+    "synth": "vfrepro.cohort.cli",
+    "validate-manifest": "vfrepro.cohort.manifest_cli",
+    "ingest": "vfrepro.ingest.cli",
+    "ingest-gate": "vfrepro.ingest.cli",
+    "preprocess": "vfrepro.preprocess.cli",
+    "montage": "vfrepro.qc.cli",
+    "stats": "vfrepro.stats.cli",
+    "harmonize": "vfrepro.harmonize.cli",
+    "radiomics": "vfrepro.radiomics.cli",
+    "liu2025": "vfrepro.studies.liu2025_cli",
+    "provenance": "vfrepro.provenance_cli",
+    "train-cnn": "vfrepro.deep.cli",
+    "evaluate-cnn": "vfrepro.deep.cli",
+    "cam-cnn": "vfrepro.deep.cli",
+    "reader-study": "vfrepro.deep.cli",
+}
+COMMAND_MODULES = list(dict.fromkeys(SUBCOMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser (every stage), or one with only the subcommands of `modules`."""
     parser = argparse.ArgumentParser(
         prog="vfrepro",
         description="Reproduce vertebral-fracture AI studies end to end. Each subcommand is one "
         "pipeline stage; `vfrepro SUBCOMMAND --help` documents its options.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules or COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    module = SUBCOMMANDS.get(argv[0]) if argv else None
+    args = build_parser([module] if module else None).parse_args(argv)
     return int(args.func(args) or 0)
 
 

@@ -136,9 +136,24 @@ wildcard_constraints:
     reader="[12]",
 
 
+def liu_vertebrae():
+    """The passed-ingest vertebrae that liu2025_dlr analyses (its `vertebrae` setting)."""
+    from vfrepro.studies.liu2025_dlr import select_vertebrae
+
+    return select_vertebrae(vertebrae(), LIU_CFG.get("vertebrae", "fractured"))
+
+
+def liu_case_labels(case):
+    """'label:level' pairs of the case's vertebrae in the liu2025_dlr cohort (radiomics ROIs)."""
+    rows = liu_vertebrae().query("case_id == @case")
+    return ",".join(f"{int(r.mask_label)}:{r.level}" for r in rows.itertuples())
+
+
 def liu_radiomics_files(wildcards):
-    files = expand(f"{LIU}/radiomics/{{case}}_reader1.csv", case=ok_cases())
-    files += expand(f"{LIU}/radiomics/{{case}}_reader2.csv", case=reader2_cases())
+    table = liu_vertebrae()
+    files = expand(f"{LIU}/radiomics/{{case}}_reader1.csv", case=sorted(table["case_id"].unique()))
+    r2 = table.loc[table["mask_reader2_path"].notna(), "case_id"].unique()
+    files += expand(f"{LIU}/radiomics/{{case}}_reader2.csv", case=sorted(r2))
     return files
 
 

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ..errors import InputError
 from .cv import grid_search, refit
 from .data import CropDataset, labels_of, load_crops
 from .models import build_model, n_trainable
 from .train import TrainConfig, predict
 
-__all__ = ["train_config", "fit_and_predict", "load_trained"]
+__all__ = ["train_config", "arch_config", "fit_and_predict", "load_trained"]
 
 
 def train_config(cfg: dict, seed: int) -> TrainConfig:
@@ -35,8 +36,30 @@ def _arch_opt(cfg: dict, key: str, arch: str, default):
     return v.get(arch, default) if isinstance(v, dict) else v
 
 
+_OVERRIDABLE = {"train": None, "cv": {"folds", "metric", "grid"}}
+
+
+def arch_config(cfg: dict, arch: str) -> dict:
+    """The study config with `arch_overrides[arch]` ("train"/"cv" keys) laid over it; other
+    architectures keep the study's settings. An unknown key is an error naming it."""
+    over = (cfg.get("arch_overrides") or {}).get(arch) or {}
+    out = dict(cfg)
+    for section, value in over.items():
+        if section not in _OVERRIDABLE or not isinstance(value, dict):
+            raise InputError(f"arch_overrides.{arch}.{section}: only 'train' and 'cv' mappings can be overridden",
+                             field=f"arch_overrides.{arch}.{section}")
+        allowed = _OVERRIDABLE[section] or {f.name for f in fields(TrainConfig)}
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise InputError(f"arch_overrides.{arch}.{section}: unknown key(s) {unknown}",
+                             field=f"arch_overrides.{arch}.{section}.{unknown[0]}")
+        out[section] = {**cfg.get(section, {}), **value}
+    return out
+
+
 def fit_and_predict(study, table: pd.DataFrame, arch: str, cfg: dict, out_dir, threads: int = 1,
                     progress: bool = True) -> dict:
+    cfg = arch_config(cfg, arch)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, threads))

@@ -19,6 +19,13 @@ zero variance inside a batch unadjusted; neuroCombat sets that batch's variance 
 
 A single batch is the identity (there is no batch effect to remove; the EB priors are
 undefined), which also makes harmonising twice the same as once.
+
+Batches never seen at fit time (an external centre) can be harmonised with
+``transform(..., new_batches="estimate")``: the new batch's location and scale are estimated
+from its own rows, label-free, on the scale fixed by the fit (grand mean, pooled variance and
+covariate effects), with the same empirical Bayes step ComBat applies to each batch. The fitted
+model is not changed. For a batch that was fitted this gives back its fitted estimates exactly,
+which ``tests/test_harmonize_combat.py`` checks.
 """
 
 from __future__ import annotations
@@ -189,8 +196,42 @@ class ComBat:
                          + ", ".join(s["name"] for s in self.cov_spec_))
 
     # ---------------------------------------------------------------- apply
-    def transform(self, features: pd.DataFrame, batch, covariates: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Harmonise any rows with the fitted estimates and the rows' own covariates."""
+    def estimate_batch(self, features: pd.DataFrame, covariates: pd.DataFrame | None = None):
+        """EB location/scale (gamma*, delta*) of ONE batch from its own rows, on the fitted scale.
+
+        Uses no labels and changes nothing in the model; gives two arrays (one value per feature).
+        """
+        if not self.fitted_ or self.identity_:
+            raise ValueError("estimate_batch needs a ComBat fitted on two or more batches")
+        features = features.copy()
+        features.columns = [str(c) for c in features.columns]
+        X, _, cov = self._check_inputs(features[self.features_], np.zeros(len(features)), covariates)
+        if len(X) < 2:
+            raise ValueError("a new batch needs two or more rows to estimate its variance")
+        Z = self._covariate_design(cov, len(X), fitting=False)
+        mod = Z @ self.beta_cov_ if Z.shape[1] else 0.0
+        sdat = ((X - self.grand_mean_ - mod) / np.sqrt(self.var_pooled_)).T  # features x samples
+        g_hat = sdat.mean(axis=1)
+        d_hat = np.ones(len(g_hat)) if self.mean_only else sdat.var(axis=1, ddof=1)
+        g_bar, t2 = g_hat.mean(), g_hat.var(ddof=1)
+        if not self.parametric:
+            g, d = _nc.int_eprior(sdat, g_hat, d_hat)
+            return np.asarray(g, float), (np.ones(len(g_hat)) if self.mean_only else np.asarray(d, float))
+        if self.mean_only:
+            return np.asarray(_nc.postmean(g_hat, g_bar, 1, 1, t2), float), np.ones(len(g_hat))
+        g, d = _nc.it_sol(sdat, g_hat, d_hat, g_bar, t2, _nc.aprior(d_hat), _nc.bprior(d_hat))
+        return np.asarray(g, float), np.asarray(d, float)
+
+    def transform(self, features: pd.DataFrame, batch, covariates: pd.DataFrame | None = None,
+                  new_batches: str = "error") -> pd.DataFrame:
+        """Harmonise any rows with the fitted estimates and the rows' own covariates.
+
+        A batch not seen at fit time is an error (``new_batches="error"``), is estimated from its
+        own rows (``"estimate"``, see :meth:`estimate_batch`), or is left as it is
+        (``"passthrough"``).
+        """
+        if new_batches not in ("error", "estimate", "passthrough"):
+            raise ValueError(f"new_batches must be 'error', 'estimate' or 'passthrough', not {new_batches!r}")
         if not self.fitted_:
             raise ValueError("ComBat.transform called before fit")
         missing = [f for f in self.features_ if f not in map(str, features.columns)]
@@ -200,18 +241,32 @@ class ComBat:
         features.columns = [str(c) for c in features.columns]
         X, b, cov = self._check_inputs(features[self.features_], batch, covariates)
         unseen = sorted(set(b) - set(self.batches_))
-        if unseen:
+        if unseen and new_batches == "error":
             raise ValueError(f"batch {unseen[0]!r} was not in the fitted rows (fitted batches: {self.batches_}); "
-                             "ComBat cannot harmonise a batch it has not estimated")
+                             "ComBat cannot harmonise a batch it has not estimated (new_batches='estimate' "
+                             "estimates it from its own rows)")
         if self.identity_:
+            if unseen and new_batches == "estimate":
+                raise ValueError("a ComBat fitted on a single batch cannot estimate new batches")
             return pd.DataFrame(X, index=features.index, columns=self.features_)
         Z = self._covariate_design(cov, len(X), fitting=False)
         mod = Z @ self.beta_cov_ if Z.shape[1] else 0.0
         sd = np.sqrt(self.var_pooled_)
-        idx = np.searchsorted(np.asarray(self.batches_), b)
+        gamma = np.zeros_like(X)
+        delta = np.ones_like(X)
+        seen = np.isin(b, self.batches_)
+        idx = np.searchsorted(np.asarray(self.batches_), b[seen])
+        gamma[seen], delta[seen] = self.gamma_star_[idx], self.delta_star_[idx]
+        if new_batches == "estimate":
+            for lv in unseen:
+                rows = b == lv
+                g, d = self.estimate_batch(features.loc[rows, self.features_],
+                                           None if cov is None else cov.loc[rows])
+                gamma[rows], delta[rows] = g, d
         s = (X - self.grand_mean_ - mod) / sd
-        adj = (s - self.gamma_star_[idx]) / np.sqrt(self.delta_star_[idx])
-        out = adj * sd + self.grand_mean_ + mod
+        out = ((s - gamma) / np.sqrt(delta)) * sd + self.grand_mean_ + mod
+        if new_batches == "passthrough":
+            out[~seen] = X[~seen]
         return pd.DataFrame(out, index=features.index, columns=self.features_)
 
     def fit_transform(self, features, batch, covariates=None) -> pd.DataFrame:

@@ -36,7 +36,7 @@ def _cohort(path) -> pd.DataFrame:
 def _cmd_cohort(a):
     from . import liu2025_dlr as L
     c = _cfg(a)
-    t = L.build_cohort(a.manifest, a.passed, a.preprocess_dir, c.get("label", "astlof_class"), c.get("vertebrae", "all"))
+    t = L.build_cohort(a.manifest, a.passed, a.preprocess_dir, c.get("label", "astlof_class"), c.get("vertebrae", "fractured"))
     for note in L.check_classes(t):
         print(f"warning: {note}", file=sys.stderr)
     t.to_csv(a.out, index=False)
@@ -63,9 +63,13 @@ def _cmd_combat(a):
     c = _cfg(a)
     cohort = _cohort(a.cohort)
     r1 = _read(a.features, index_col="key")
-    harm, info = L.harmonise(r1, cohort, c["combat"]["covariates"], c["combat"]["parametric"], a.model)
+    harm, info = L.harmonise(r1, cohort, c["combat"]["covariates"], c["combat"]["parametric"], a.model,
+                             c["combat"].get("unseen_sites", "estimate"))
     harm.to_csv(a.out, float_format="%.10g")
     Path(a.info).write_text(json.dumps(info, indent=1))
+    for site, n in info["unseen_sites_estimated_from_own_rows"].items():
+        print(f"note: site {site} is not in training; its location/scale were estimated from its own "
+              f"{n} vertebrae (label-free) on the training fit's scale")
     if info["unseen_sites_passed_through"]:
         print(f"note: sites not in training, left unharmonised: {info['unseen_sites_passed_through']}")
     print(f"ComBat fitted on {info['n_train']} training vertebrae of sites {info['fitted_sites']}")

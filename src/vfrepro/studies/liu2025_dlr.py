@@ -62,8 +62,22 @@ def _write(df: pd.DataFrame, path, index=False) -> None:
 
 
 # ----------------------------------------------------------------------------- cohort
+def select_vertebrae(table: pd.DataFrame, vertebrae: str = "fractured") -> pd.DataFrame:
+    """The manifest rows the study analyses: every row ("all") or fracture == 1 ("fractured",
+    the paper's cohort of fractured vertebrae). The workflow uses it too, so that radiomics is
+    extracted for exactly these vertebrae."""
+    if vertebrae not in ("all", "fractured"):
+        raise InputError(f"{STUDY}: vertebrae must be 'all' or 'fractured', not {vertebrae!r}", field="vertebrae")
+    if vertebrae == "fractured":
+        if "fracture" not in table.columns:
+            raise InputError(f"manifest lacks column 'fracture' needed by {STUDY} (vertebrae: fractured)",
+                             field="fracture")
+        return table[table["fracture"] == 1]
+    return table
+
+
 def build_cohort(manifest: str, passed: str, preprocess_dir: str, label: str = "astlof_class",
-                 vertebrae: str = "all") -> pd.DataFrame:
+                 vertebrae: str = "fractured") -> pd.DataFrame:
     """The study's vertebra table from the validated manifest and the cases that passed ingest."""
     m = pd.read_csv(manifest, dtype={"case_id": str, "site": str})
     ok = {line.strip() for line in Path(passed).read_text().splitlines() if line.strip()}
@@ -71,9 +85,7 @@ def build_cohort(manifest: str, passed: str, preprocess_dir: str, label: str = "
     missing = [c for c in need if c not in m.columns]
     if missing:
         raise InputError(f"manifest lacks column(s) {missing} needed by {STUDY}", path=manifest, field=missing[0])
-    m = m[m["case_id"].isin(ok)].copy()
-    if vertebrae == "fractured":
-        m = m[m["fracture"] == 1]
+    m = select_vertebrae(m[m["case_id"].isin(ok)], vertebrae).copy()
     bad = m[m[label].isna()]
     if len(bad):
         r = bad.iloc[0]
@@ -126,10 +138,14 @@ def _numeric_covariates(cohort: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 
 def harmonise(features: pd.DataFrame, cohort: pd.DataFrame, covariates: list[str], parametric: bool,
-              model_path: str) -> tuple[pd.DataFrame, dict]:
-    """ComBat (vfrepro.harmonize) fitted on training vertebrae, applied to every vertebra of a site
-    seen in training; sites never seen in training (external centres) pass through unadjusted,
-    because their batch effect cannot be estimated without fitting on them (stated in the log)."""
+              model_path: str, unseen_sites: str = "estimate") -> tuple[pd.DataFrame, dict]:
+    """ComBat (vfrepro.harmonize) fitted on training vertebrae and applied to every vertebra.
+
+    A site never seen in training (an external centre) is, by ``unseen_sites``, either
+    harmonised with its location/scale estimated from its own vertebrae, label-free, on the
+    scale fixed by the training fit ("estimate"; the training estimates stay as fitted), or
+    left unadjusted ("passthrough"). A site with a single vertebra can only pass through.
+    """
     from vfrepro.harmonize.combat import ComBat
 
     c = cohort.set_index("key").loc[features.index]
@@ -142,14 +158,20 @@ def harmonise(features: pd.DataFrame, cohort: pd.DataFrame, covariates: list[str
     model = ComBat(parametric=parametric, categorical=[v for v in covariates if v == "sex"])
     model.fit(Xtr[use], c.loc[train, "site"], None if cov is None else cov.loc[train])
     model.save(model_path)
-    seen = c["site"].isin(model.batches_).to_numpy()
+    counts = c.loc[~c["site"].isin(model.batches_), "site"].value_counts()
+    can_estimate = unseen_sites == "estimate" and not model.identity_
+    estimated = sorted(s for s, n in counts.items() if can_estimate and n >= 2)
+    passed = sorted(s for s in counts.index if s not in estimated)
+    rows = (c["site"].isin(model.batches_) | c["site"].isin(estimated)).to_numpy()
     out = features[use].copy()
-    if seen.any():
-        out.loc[seen, use] = model.transform(features.loc[seen, use], c.loc[seen, "site"],
-                                             None if cov is None else cov.loc[seen]).to_numpy()
+    if rows.any():
+        out.loc[rows, use] = model.transform(features.loc[rows, use], c.loc[rows, "site"],
+                                             None if cov is None else cov.loc[rows],
+                                             new_batches="estimate").to_numpy()
     info = {"fitted_sites": model.batches_, "n_train": int(train.sum()), "covariates": covariates,
-            "dropped_constant_in_training": const,
-            "unseen_sites_passed_through": sorted(c.loc[~seen, "site"].unique().tolist())}
+            "dropped_constant_in_training": const, "unseen_sites": unseen_sites,
+            "unseen_sites_estimated_from_own_rows": {s: int(counts[s]) for s in estimated},
+            "unseen_sites_passed_through": passed}
     return out, info
 
 
