@@ -46,6 +46,7 @@ rosenberg_xray:
   train: {epochs: 1, batch_size: 16}
   cv: {folds: 2, grid: {lr: [0.001]}}
   cam: {archs: [resnet18], per_group: 2}
+  arch_overrides: {vgg16: {train: {epochs: 1}}}
 xu2023_vcf:
   input_size: 32
   train: {epochs: 1, batch_size: 16}

@@ -104,3 +104,29 @@ def test_paper_preset_plans_and_restores_paper_settings(tmp_path):
         assert (rx["train"]["lr"], rx["train"]["epochs"], rx["cv"]["folds"]) == (0.00016, 200, 10), arch
     assert cfg["xu2023_vcf"]["train"]["epochs"] == 25 and cfg["xu2023_vcf"]["input_size"] == 224
     assert cfg["liu2025_dlr"]["weights"]["init"] == "pretrained"
+
+
+@pytest.mark.slow
+def test_study_branches_in_the_dag(pipeline_run):
+    """Each study branch ran in the shared DAG and used the vertebrae its paper uses."""
+    res = pipeline_run / "results"
+    manifest = pd.read_csv(pipeline_run / "resources/cohort/manifest.validated.csv")
+    # liu2025_dlr: fractured vertebrae only, radiomics extracted for exactly those cases.
+    cohort = pd.read_csv(res / "liu2025_dlr/cohort.csv")
+    fractured = manifest[manifest["fracture"] == 1]
+    assert set(cohort["key"]) == set(fractured["case_id"] + ":" + fractured["mask_label"].astype(str))
+    extracted = {p.name.split("_")[0] for p in (res / "liu2025_dlr/radiomics").glob("c*_reader1.csv")}
+    assert extracted == set(fractured["case_id"])
+    combat = json.loads((res / "liu2025_dlr/radiomics/combat_info.json").read_text())
+    external = set(manifest.loc[manifest["split"] == "external", "site"]) - set(combat["fitted_sites"])
+    assert set(combat["unseen_sites_estimated_from_own_rows"]) | set(combat["unseen_sites_passed_through"]) == external
+    table3 = pd.read_csv(res / "liu2025_dlr/table3.csv")
+    assert {"RadImageNet", "ImageNet"} <= set(table3.astype(str).stack())
+    # rosenberg_xray: both architectures, VGG16 with its per-architecture settings.
+    metrics = pd.read_csv(res / "rosenberg_xray/metrics.csv")
+    assert list(metrics["model"]) == ["resnet18", "vgg16"]
+    vgg = json.loads((res / "rosenberg_xray/vgg16/train_info.json").read_text())
+    assert vgg["cv_folds"] == 0 and vgg["train_config"]["lr"] == 0.0001
+    # xu2023_vcf: fractured vertebrae, evaluated per dataset.
+    t2 = pd.read_csv(res / "xu2023_vcf/table2.csv")
+    assert "test" in set(t2["dataset"]) and "prospective" in set(t2["dataset"])
