@@ -54,14 +54,15 @@ def case_row(case):
     return vertebrae().query("case_id == @case").iloc[0]
 
 
-def case_labels(case):
-    """'label:level' pairs of a case's vertebrae, for preprocess's mask checks."""
-    rows = vertebrae().query("case_id == @case")
+def case_labels(case, table=None):
+    """'label:level' pairs of a case's vertebrae (of `table`, default all that passed ingest)."""
+    rows = (vertebrae() if table is None else table).query("case_id == @case")
     return ",".join(f"{int(r.mask_label)}:{r.level}" for r in rows.itertuples())
 
 
-def reader2_cases():
-    table = vertebrae()
+def reader2_cases(table=None):
+    """Cases with a reader-2 mask (in `table`, default all that passed ingest)."""
+    table = vertebrae() if table is None else table
     return sorted(table.loc[table["mask_reader2_path"].notna(), "case_id"].unique())
 
 
@@ -143,17 +144,10 @@ def liu_vertebrae():
     return select_vertebrae(vertebrae(), LIU_CFG.get("vertebrae", "fractured"))
 
 
-def liu_case_labels(case):
-    """'label:level' pairs of the case's vertebrae in the liu2025_dlr cohort (radiomics ROIs)."""
-    rows = liu_vertebrae().query("case_id == @case")
-    return ",".join(f"{int(r.mask_label)}:{r.level}" for r in rows.itertuples())
-
-
 def liu_radiomics_files(wildcards):
     table = liu_vertebrae()
     files = expand(f"{LIU}/radiomics/{{case}}_reader1.csv", case=sorted(table["case_id"].unique()))
-    r2 = table.loc[table["mask_reader2_path"].notna(), "case_id"].unique()
-    files += expand(f"{LIU}/radiomics/{{case}}_reader2.csv", case=sorted(r2))
+    files += expand(f"{LIU}/radiomics/{{case}}_reader2.csv", case=reader2_cases(table))
     return files
 
 

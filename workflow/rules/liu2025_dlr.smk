@@ -32,7 +32,7 @@ rule liu2025_radiomics:
     log:
         "logs/liu2025_dlr/radiomics/{case}_reader{reader}.log",
     params:
-        labels=lambda w: liu_case_labels(w.case),
+        labels=lambda w: case_labels(w.case, liu_vertebrae()),
         params_file=lambda w: f"--params {LIU_CFG['radiomics']['params']}" if LIU_CFG["radiomics"]["params"] else "",
         bin_width=LIU_CFG.get("radiomics", {}).get("bin_width", 25),
     threads: 1

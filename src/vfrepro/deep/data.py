@@ -20,9 +20,10 @@ from torchvision.transforms import v2 as T
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import InputError
+from ..folds import patient_folds, patient_split  # re-exported: the engine's splits
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CropSpec", "CropDataset", "load_crops", "labels_of",
-           "patient_folds", "patient_split", "check_columns"]
+           "crop_spec_from_config", "patient_folds", "patient_split", "check_columns"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,6 +44,18 @@ class CropSpec:
     vflip: bool = False
     shift: float = 0.0                # random translation, fraction of the input size
     extra: dict = field(default_factory=dict)
+
+
+def crop_spec_from_config(cfg: dict, *, rotation_deg: float, hflip: bool, vflip: bool,
+                          shift: float) -> CropSpec:
+    """A study's CropSpec from its config section (input_size, margin, augment); the keyword
+    arguments are the study's augmentation defaults, used where its config leaves one out."""
+    aug = cfg.get("augment", {})
+    return CropSpec(size=int(cfg.get("input_size", 64)), margin=float(cfg.get("margin", 0.1)),
+                    mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                    rotation_deg=float(aug.get("rotation_deg", rotation_deg)),
+                    hflip=bool(aug.get("hflip", hflip)), vflip=bool(aug.get("vflip", vflip)),
+                    shift=float(aug.get("shift", shift)))
 
 
 def check_columns(table: pd.DataFrame, cols, study: str) -> None:
@@ -136,44 +149,3 @@ class CropDataset(Dataset):
             x = self.aug(x)
         x = x.float().div_(255.0).expand(3, -1, -1)
         return (x - self.mean) / self.std, self.labels[i]
-
-
-def patient_folds(groups, k: int, seed: int, y=None) -> np.ndarray:
-    """Fold index (0..k-1) of each row; all rows of one patient share a fold.
-
-    Stratified by ``y`` where given (sklearn StratifiedGroupKFold, shuffled with ``seed``);
-    fewer patients than folds is an error naming both numbers.
-    """
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-
-    groups = np.asarray(groups).astype(str)
-    n_pat = len(np.unique(groups))
-    if k < 2 or n_pat < k:
-        raise InputError(f"{k}-fold CV needs at least {k} patients (and k >= 2); the training set "
-                         f"has {n_pat}", field="cv_folds")
-    folds = np.full(len(groups), -1, dtype=int)
-    if y is not None:
-        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-        it = splitter.split(np.zeros(len(groups)), np.asarray(y), groups)
-    else:
-        # GroupKFold has no shuffle: permute patient order by seed first.
-        rng = np.random.default_rng(seed)
-        uniq = np.unique(groups)
-        order = {g: i for i, g in enumerate(rng.permutation(uniq))}
-        keyed = np.array([order[g] for g in groups])
-        it = GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=keyed)
-    for f, (_, val) in enumerate(it):
-        folds[val] = f
-    return folds
-
-
-def patient_split(groups, test_fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of the test rows: ``test_fraction`` of patients drawn with ``seed``."""
-    groups = np.asarray(groups).astype(str)
-    uniq = np.unique(groups)
-    rng = np.random.default_rng(seed)
-    n_test = max(1, int(round(test_fraction * len(uniq))))
-    if n_test >= len(uniq):
-        raise InputError(f"cannot hold out {n_test} of {len(uniq)} patients", field="test_fraction")
-    test = set(rng.permutation(uniq)[:n_test].tolist())
-    return np.array([g in test for g in groups])

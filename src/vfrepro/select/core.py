@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.preprocessing import StandardScaler
 
+from vfrepro.folds import patient_folds
 from vfrepro.stats import cv_lasso, icc_per_feature
 
 # LASSO path: 30 lambdas from lambda_max down to 1% of it, SAGA tolerance 1e-4 (glmnet's
@@ -80,10 +80,7 @@ def cv_folds(y, groups, k: int, seed: int) -> np.ndarray:
     if kk < 2:
         raise ValueError(f"class {per_class.idxmin().item() if hasattr(per_class.idxmin(), 'item') else per_class.idxmin()} has {per_class.min()} training patient(s); "
                          "cross-validation needs >= 2 per class (enlarge the cohort)")
-    fold = np.empty(len(y), int)
-    for f, (_, te) in enumerate(StratifiedGroupKFold(kk, shuffle=True, random_state=seed).split(y, y, groups)):
-        fold[te] = f
-    return fold
+    return patient_folds(groups, kk, seed, y=y)
 
 
 def lasso_select(X: pd.DataFrame, y, groups, nfolds: int = 10, seed: int = 0, rule: str = "min",

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..deep.data import CropSpec, IMAGENET_MEAN, IMAGENET_STD, check_columns
+from ..deep.data import CropSpec, check_columns, crop_spec_from_config
 from ..errors import InputError
 
 CLASSES = ["0", "1"]          # no fracture, fracture (manifest column `fracture`)
@@ -36,11 +36,7 @@ PUBLISHED_NOTE = ("published values as printed (sensitivity 89% for both models 
 
 
 def crop_spec(cfg: dict) -> CropSpec:
-    aug = cfg.get("augment", {})
-    return CropSpec(size=int(cfg.get("input_size", 64)), margin=float(cfg.get("margin", 0.1)),
-                    mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                    rotation_deg=float(aug.get("rotation_deg", 10)), hflip=bool(aug.get("hflip", True)),
-                    vflip=bool(aug.get("vflip", False)), shift=float(aug.get("shift", 0.05)))
+    return crop_spec_from_config(cfg, rotation_deg=10, hflip=True, vflip=False, shift=0.05)
 
 
 def prepare(table: pd.DataFrame, cfg: dict):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..deep.data import CropSpec, IMAGENET_MEAN, IMAGENET_STD, check_columns, patient_split
+from ..deep.data import CropSpec, check_columns, crop_spec_from_config, patient_split
 from ..errors import InputError
 
 CLASSES = ["acute", "chronic", "pathologic"]
@@ -67,11 +67,7 @@ def published_table2() -> pd.DataFrame:
 
 
 def crop_spec(cfg: dict) -> CropSpec:
-    aug = cfg.get("augment", {})
-    return CropSpec(size=int(cfg.get("input_size", 64)), margin=float(cfg.get("margin", 0.1)),
-                    mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                    rotation_deg=float(aug.get("rotation_deg", 15)), hflip=bool(aug.get("hflip", True)),
-                    vflip=bool(aug.get("vflip", True)), shift=float(aug.get("shift", 0.0)))
+    return crop_spec_from_config(cfg, rotation_deg=15, hflip=True, vflip=True, shift=0.0)
 
 
 def prepare(table: pd.DataFrame, cfg: dict):
