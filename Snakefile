@@ -1,6 +1,9 @@
 # vfrepro: published vertebral-fracture AI studies, reproduced from raw DICOM.
-# Thin on purpose: config and its schema, one include per stage, one target.
+# Thin on purpose: config and its schema, the shared stages, one rule folder per study of the
+# registry (src/vfrepro/data/studies.yaml), one target.
 from snakemake.utils import min_version
+
+from vfrepro import registry
 
 min_version("9.0")
 
@@ -14,9 +17,16 @@ include: "workflow/rules/cohort.smk"
 include: "workflow/rules/ingest.smk"
 include: "workflow/rules/preprocess.smk"
 include: "workflow/rules/qc.smk"
-include: "workflow/rules/rosenberg_xray.smk"
-include: "workflow/rules/xu2023_vcf.smk"
-include: "workflow/rules/liu2025_dlr.smk"
+
+
+# Each built study: workflow/rules/studies/<study>/common.smk (constants, input functions,
+# targets) and rules.smk (rules <study>_<stage>).
+for _study in registry.built():
+
+    include: f"workflow/rules/studies/{_study}/common.smk"
+    include: f"workflow/rules/studies/{_study}/rules.smk"
+
+
 include: "workflow/rules/provenance.smk"
 
 

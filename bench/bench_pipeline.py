@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vfrepro import registry
+
 REPO = Path(__file__).resolve().parents[1]
-STUDIES = ["liu2025_dlr", "qu2025_mil", "rosenberg_xray", "xu2023_vcf", "wang2024_twostage"]
+STUDIES = registry.names()
 
 
 def host() -> str:

@@ -28,42 +28,26 @@ def require_tool(name: str) -> str:
     return path
 
 
-# A tiny cohort through the real DAG, shared by the end-to-end tests of every stage and study.
-# Studies add their small-size overrides here so that the run stays within minutes on 2 cores.
-TINY_CONFIG = """
-cohort:
-  synthetic:
-    n_patients: 20
-    seed: 7
-liu2025_dlr:
-  evaluate: {n_boot: 20}
-  shap: {max_cases: 5, background: 3, nsamples: 20}
-  select: {lasso_folds: 3}
-  classify: {cv_folds: 3, grids: {LR: {C: [1.0]}, RF: {n_estimators: [20]}, KNN: {n_neighbors: [3]}}}
-  deep: {n_slices: 1, finetune_epochs: 0}
-rosenberg_xray:
-  input_size: 32
-  train: {epochs: 1, batch_size: 16}
-  cv: {folds: 2, grid: {lr: [0.001]}}
-  cam: {archs: [resnet18], per_group: 2}
-  arch_overrides: {vgg16: {train: {epochs: 1}}}
-xu2023_vcf:
-  input_size: 32
-  train: {epochs: 1, batch_size: 16}
-  n_boot: 50
-"""
+# A tiny cohort through the real DAG, shared by the end-to-end tests of every stage and study:
+# tests/data/tiny.yaml (studies add their small-size overrides there).
+TINY_YAML = REPO / "tests" / "data" / "tiny.yaml"
+TINY_CONFIG = TINY_YAML.read_text()
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True, extra_config: str = ""):
     """Run the repo's Snakefile in `workdir` on the repo's config.yaml overlaid with the tiny
-    config (plus `extra_config` YAML); give the CompletedProcess."""
+    config (tests/data/tiny.yaml) and then `extra_config` (YAML, merged key by key as Snakemake
+    merges config files); give the CompletedProcess."""
     import subprocess
     import sys
 
-    (workdir / "tiny.yaml").write_text(TINY_CONFIG + extra_config)
+    configs = [str(REPO / "config.yaml"), str(TINY_YAML)]
+    if extra_config:
+        (workdir / "extra.yaml").write_text(extra_config)
+        configs.append(str(workdir / "extra.yaml"))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(REPO / "config.yaml"), str(workdir / "tiny.yaml"), *args]
+           "--configfile", *configs, *args]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")

@@ -59,3 +59,13 @@ def test_one_subcommand_imports_only_its_stage():
             "print(sorted(m for m in ('torch', 'vfrepro.stats.icc', 'vfrepro.deep.train') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_every_built_study_is_a_verb_defined_by_its_package():
+    """`vfrepro <study> <stage>`: the verbs come from the registry, one `<package>.cli` each."""
+    from vfrepro import registry
+    from vfrepro.cli import SUBCOMMANDS
+
+    for name in registry.built():
+        assert SUBCOMMANDS[name] == f"{registry.get(name).package}.cli"
+    assert not {"liu2025", "train-cnn", "evaluate-cnn", "cam-cnn", "reader-study"} & set(SUBCOMMANDS)

@@ -10,8 +10,9 @@ from PIL import Image
 
 from vfrepro.deep.cam import class_activation_maps
 from vfrepro.deep.cv import expand_grid, grid_search
-from vfrepro.deep.data import CropDataset, CropSpec, load_crops, patient_folds, patient_split
+from vfrepro.deep.data import CropDataset, CropSpec, crop_factory, load_crops, patient_folds, patient_split
 from vfrepro.deep.models import build_model, freeze, n_trainable
+from vfrepro.deep.tasks import SingleLabel
 from vfrepro.deep.train import TrainConfig, predict, train_model
 from vfrepro.errors import InputError
 
@@ -76,13 +77,13 @@ def test_same_seed_same_weights_and_predictions(tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=4, lr=1e-3, seed=7, progress=False, scheduler="step", step_size=1)
     runs = []
     for _ in range(2):
-        res = train_model(tiny_model(seed=7), CropDataset(crops, y, spec, True), cfg)
+        res = train_model(tiny_model(seed=7), CropDataset(crops, y, spec, True), cfg, task=SingleLabel(2))
         runs.append((res.model.state_dict(), predict(res.model, CropDataset(crops, y, spec, False))))
     for k in runs[0][0]:
         assert torch.equal(runs[0][0][k], runs[1][0][k]), k
     assert np.array_equal(runs[0][1], runs[1][1])
     other = train_model(tiny_model(seed=8), CropDataset(crops, y, spec, True),
-                        TrainConfig(epochs=2, batch_size=4, lr=1e-3, seed=8, progress=False))
+                        TrainConfig(epochs=2, batch_size=4, lr=1e-3, seed=8, progress=False), task=SingleLabel(2))
     assert not np.array_equal(runs[0][1], predict(other.model, CropDataset(crops, y, spec, False)))
 
 
@@ -92,7 +93,7 @@ def test_tiny_overfit_reaches_full_training_accuracy(tmp_path):
     crops, y = load_crops(rows, spec), rows.fracture.to_numpy()
     res = train_model(tiny_model(seed=1), CropDataset(crops, y, spec, True),
                       TrainConfig(epochs=15, batch_size=8, lr=1e-3, seed=1, progress=False),
-                      log_csv=tmp_path / "log.csv", checkpoint=tmp_path / "ck.pt")
+                      log_csv=tmp_path / "log.csv", checkpoint=tmp_path / "ck.pt", task=SingleLabel(2))
     p = predict(res.model, CropDataset(crops, y, spec, False))
     assert (p.argmax(1) == y).mean() == 1.0
     log = pd.read_csv(tmp_path / "log.csv")
@@ -108,10 +109,20 @@ def test_early_stopping_and_plateau(tmp_path):
     cfg = TrainConfig(epochs=30, batch_size=8, lr=0.5, optimizer="sgd", seed=0, early_stopping=2,
                       scheduler="plateau", plateau_patience=0, plateau_factor=0.5, progress=False)
     res = train_model(tiny_model(), CropDataset(crops, y, spec, True), cfg,
-                      val_ds=CropDataset(crops, y, spec, False))
+                      val_ds=CropDataset(crops, y, spec, False), task=SingleLabel(2))
     assert len(res.history) < 30  # stopped early
     assert res.best_epoch <= len(res.history)
-    assert min(h["lr"] for h in res.history) < 0.5
+    # The plateau scheduler watches training accuracy; a validation set (no early stopping)
+    # is only logged and changes nothing.
+    cfg = TrainConfig(epochs=6, batch_size=8, lr=0.5, optimizer="sgd", seed=0, scheduler="plateau",
+                      plateau_patience=0, plateau_factor=0.5, progress=False)
+    plain = train_model(tiny_model(), CropDataset(crops, y, spec, True), cfg, task=SingleLabel(2))
+    logged = train_model(tiny_model(), CropDataset(crops, y, spec, True), cfg, task=SingleLabel(2),
+                         val_ds=CropDataset(crops, y, spec, False))
+    assert min(h["lr"] for h in plain.history) < 0.5
+    assert all(h["val_loss"] != "" for h in logged.history) and logged.best_epoch == 6
+    for k, v in plain.model.state_dict().items():
+        assert torch.equal(v, logged.model.state_dict()[k]), k
 
 
 def test_folds_grouped_by_patient():
@@ -137,10 +148,10 @@ def test_grid_search_uses_patient_folds(tmp_path):
     spec = CropSpec(size=32)
     crops, y = load_crops(rows, spec), rows.fracture.to_numpy()
     assert len(expand_grid({"lr": [1e-3, 1e-4], "batch_size": [4, 8]})) == 4
-    per_fold, summary, best = grid_search(lambda: tiny_model(), crops, y, rows.case_id.to_numpy(), spec,
-                                          TrainConfig(epochs=1, batch_size=4, progress=False),
+    per_fold, summary, best = grid_search(lambda: tiny_model(), crop_factory(crops, y, spec), y,
+                                          rows.case_id.to_numpy(), TrainConfig(epochs=1, batch_size=4, progress=False),
                                           {"lr": [1e-3, 1e-4]}, k=3, metric="loss", seed=0,
-                                          log_dir=tmp_path / "cv")
+                                          log_dir=tmp_path / "cv", task=SingleLabel(2))
     assert len(per_fold) == 6 and set(per_fold.fold) == {0, 1, 2}
     assert best["lr"] == summary.iloc[0]["lr"]
     assert summary.iloc[0]["score"] >= summary.iloc[1]["score"]
@@ -165,7 +176,7 @@ def test_weights_file_loading_and_errors(tmp_path):
         assert "rosenberg_xray.weights.resnet18" in str(exc)
     vgg_like = {"features.0.weight": torch.zeros(64, 3, 3, 3)}
     torch.save(vgg_like, tmp_path / "wrong.pth")
-    with pytest.raises(InputError, match="does not fit resnet18.*missing keys"):
+    with pytest.raises(InputError, match=r"does not fit resnet18.*missing key\(s\): bn1"):
         build_model("resnet18", 2, str(tmp_path / "wrong.pth"), "all")
     sd = src.state_dict()
     sd["conv1.weight"] = torch.zeros(8, 3, 7, 7)
@@ -192,7 +203,7 @@ def test_freezing_last_two_residual_blocks():
     x = torch.randn(4, 3, 32, 32)
     ds = torch.utils.data.TensorDataset(x, torch.tensor([0, 1, 0, 1]))
     ds.labels = torch.tensor([0, 1, 0, 1])
-    train_model(m, ds, TrainConfig(epochs=1, batch_size=4, progress=False))
+    train_model(m, ds, TrainConfig(epochs=1, batch_size=4, progress=False), task=SingleLabel(2))
     assert torch.equal(before, m.conv1.weight)
 
 

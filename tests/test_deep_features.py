@@ -7,7 +7,7 @@ import SimpleITK as sitk
 import torch
 from torchvision.models.resnet import Bottleneck, ResNet
 
-from vfrepro.deep.radimagenet import RADIMAGENET_MAP, load_imagenet, load_radimagenet
+from vfrepro.deep.models import RADIMAGENET_MAP, load_weights
 from vfrepro.deep.resnet_features import DeepConfig, build_resnet50, extract, roi_slices, run
 from vfrepro.errors import InputError
 
@@ -35,7 +35,7 @@ def test_radimagenet_release_layout_loads(tmp_path):
     torch.save(_radimagenet_state(src), path)
     assert all(k.split(".")[1] in {"0", "1", "4", "5", "6", "7"} for k in torch.load(path))
     dst = ResNet(Bottleneck, [1, 1, 1, 1], width_per_group=4)
-    load_radimagenet(dst, path)
+    load_weights(dst, "resnet50", path, layout="radimagenet")
     assert torch.equal(dst.layer4[0].conv3.weight, src.layer4[0].conv3.weight)
     assert torch.equal(dst.bn1.running_mean, src.bn1.running_mean)
     assert not torch.equal(dst.fc.weight, src.fc.weight)  # the task head stays random
@@ -46,8 +46,11 @@ def test_imagenet_layout_loads_and_ignores_fc(tmp_path):
     path = tmp_path / "resnet50_imagenet.pth"
     torch.save(src.state_dict(), path)
     dst = ResNet(Bottleneck, [1, 1, 1, 1], width_per_group=4)
-    load_imagenet(dst, path)
+    load_weights(dst, "resnet50", path, layout="torchvision")
     assert torch.equal(dst.conv1.weight, src.conv1.weight)
+    auto = ResNet(Bottleneck, [1, 1, 1, 1], width_per_group=4)  # "auto" takes either layout
+    load_weights(auto, "resnet50", path)
+    assert torch.equal(auto.conv1.weight, src.conv1.weight)
 
 
 def test_incomplete_or_foreign_files_report_missing_keys(tmp_path):
@@ -55,21 +58,23 @@ def test_incomplete_or_foreign_files_report_missing_keys(tmp_path):
     state = {k: v for k, v in _radimagenet_state(src).items() if not k.startswith("backbone.7.")}
     path = tmp_path / "partial.pt"
     torch.save(state, path)
-    with pytest.raises(InputError, match=r"missing key\(s\): layer4"):
-        load_radimagenet(tiny_resnet(), path)
+    with pytest.raises(InputError, match=r"missing key\(s\): layer4") as e:
+        load_weights(tiny_resnet(), "resnet50", path, config_key="liu2025_dlr.weights.radimagenet")
+    assert e.value.field == "liu2025_dlr.weights.radimagenet" and str(path) in str(e.value)
     torch.save(src.state_dict(), tmp_path / "imagenet.pth")
     with pytest.raises(InputError, match="backbone"):
-        load_radimagenet(tiny_resnet(), tmp_path / "imagenet.pth")
+        load_weights(tiny_resnet(), "resnet50", tmp_path / "imagenet.pth", layout="radimagenet")
     torch.save({"weird.key": torch.zeros(1)}, tmp_path / "weird.pth")
     with pytest.raises(InputError, match="missing key"):
-        load_imagenet(tiny_resnet(), tmp_path / "weird.pth")
+        load_weights(tiny_resnet(), "resnet50", tmp_path / "weird.pth", layout="torchvision")
 
 
 def test_missing_file_says_where_to_put_it(tmp_path):
     missing = tmp_path / "weights" / "RadImageNet_ResNet50.pt"
     with pytest.raises(InputError, match=r"Put .*RadImageNet.* at this path") as e:
-        load_radimagenet(tiny_resnet(), missing)
+        build_resnet50(DeepConfig(backbone="radimagenet", init="pretrained", weights=str(missing)))
     assert str(missing) in str(e.value) and "init: random" in str(e.value)
+    assert e.value.field == "liu2025_dlr.weights.radimagenet"
     with pytest.raises(InputError, match="no imagenet weights file"):
         build_resnet50(DeepConfig(backbone="imagenet", init="pretrained", weights=""))
 

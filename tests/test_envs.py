@@ -14,7 +14,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 ENVS = REPO / "envs"
-RULE_FILES = [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))]
+RULE_FILES = [REPO / "Snakefile", *sorted((REPO / "workflow/rules").rglob("*.smk"))]
 RULE_RE = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
 ACTIONS = ("shell:", "script:", "run:", "notebook:", "wrapper:")
 # Packages every env group needs (beyond what the `vfrepro` command itself imports).
@@ -69,7 +69,7 @@ def rules_and_envs() -> list[tuple[str, str, Path | None]]:
             if not any(re.search(rf"^\s+{a}", block, re.M) for a in ACTIONS):
                 continue  # an aggregation rule such as `all`
             env = re.search(r"^\s+conda:\s*\n\s+f?[\"']([^\"']+)[\"']", block, re.M)
-            found.append((path.name, m.group(1), (path.parent / env.group(1)).resolve() if env else None))
+            found.append((str(path.relative_to(REPO)), m.group(1), (path.parent / env.group(1)).resolve() if env else None))
     return found
 
 

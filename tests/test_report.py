@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from tests.conftest import TINY_CONFIG, run_snakemake
+from vfrepro import registry
 
 FIGURES = (".png", ".svg", ".pdf", ".jpg")
-STUDIES = ["liu2025_dlr", "qu2025_mil", "rosenberg_xray", "xu2023_vcf", "wang2024_twostage"]
+STUDIES = registry.names()
 
 
 def _script_json(html: str, name: str):

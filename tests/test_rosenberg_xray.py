@@ -59,21 +59,37 @@ def test_metrics_and_figure4_layout():
     assert r.loc[("resnet18", "auc"), "reproduced"] == round(m["auc"], 3)
 
 
-def test_evaluate_writes_tables_delong_and_figures(tmp_path):
+def _evaluate(tmp_path, out):
+    return main(["rosenberg_xray", "evaluate", "--archs", "resnet18", "vgg16", "--predictions",
+                 str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--out", str(tmp_path / out)])
+
+
+def test_evaluate_writes_tables_delong_and_figures(tmp_path, capsys):
     a, b = fake_predictions(noise=0.3), fake_predictions(noise=3.0)
     b[["truth", "case_id", "level"]] = a[["truth", "case_id", "level"]]
     a.to_csv(tmp_path / "a.csv", index=False)
     b.to_csv(tmp_path / "b.csv", index=False)
-    res = rx.evaluate({"resnet18": tmp_path / "a.csv", "vgg16": tmp_path / "b.csv"}, tmp_path / "out")
+    assert _evaluate(tmp_path, "out") == 0
     d = json.loads((tmp_path / "out" / "delong.json").read_text())
     assert d["auc_a"] > d["auc_b"] and 0 <= d["p"] <= 1
-    assert res["metrics"]["resnet18"]["auc"] == pytest.approx(d["auc_a"])
+    m = pd.read_csv(tmp_path / "out" / "metrics.csv").set_index("model")
+    assert m.at["resnet18", "auc"] == pytest.approx(d["auc_a"])
     for f in ("metrics.csv", "figure4_table.csv", "roc.png", "confusion_matrices.png"):
         assert (tmp_path / "out" / f).stat().st_size > 0
+    # The library call returns the same numbers and writes nothing.
+    res = rx.evaluate({"resnet18": a, "vgg16": b})
+    assert res["delong"]["auc_a"] == pytest.approx(d["auc_a"]) and not (tmp_path / "metrics.csv").exists()
     b.loc[0, "case_id"] = "cffffffffff"
     b.to_csv(tmp_path / "b.csv", index=False)
+    assert _evaluate(tmp_path, "out2") == 2
+    assert "same test cases" in capsys.readouterr().err
     with pytest.raises(InputError, match="same test cases"):
-        rx.evaluate({"resnet18": tmp_path / "a.csv", "vgg16": tmp_path / "b.csv"}, tmp_path / "out2")
+        rx.evaluate({"resnet18": a, "vgg16": b})
+    # A bad predictions file is named by row and column.
+    a.loc[3, "prob_1"] = 1.7
+    a.to_csv(tmp_path / "a.csv", index=False)
+    assert _evaluate(tmp_path, "out3") == 2
+    assert "row 3" in capsys.readouterr().err
 
 
 def test_train_cli_then_cam(tmp_path):
@@ -84,7 +100,7 @@ def test_train_cli_then_cam(tmp_path):
     cfg = {"seed": 1, "input_size": 32, "train": {"epochs": 1, "batch_size": 8},
            "cv": {"folds": 2, "grid": {"lr": [1e-3, 1e-4]}}}
     out = tmp_path / "rx" / "resnet18"
-    rc = main(["train-cnn", "--study", "rosenberg_xray", "--arch", "resnet18", "--manifest",
+    rc = main(["rosenberg_xray", "train", "--arch", "resnet18", "--manifest",
                str(tmp_path / "manifest.csv"), "--cases", str(tmp_path / "passed.txt"),
                "--config-json", json.dumps(cfg), "--out", str(out), "--no-progress"])
     assert rc == 0
@@ -95,12 +111,12 @@ def test_train_cli_then_cam(tmp_path):
     assert set(pred.dataset) == {"test"} and len(pred) == 4
     assert "patient_id" not in pred.columns
     assert len(pd.read_csv(out / "cv_summary.csv")) == 2 and len(pd.read_csv(out / "epoch_log.csv")) == 1
-    rc = main(["cam-cnn", "--model", str(out / "model.pt"), "--predictions", str(out / "predictions.csv"),
+    rc = main(["rosenberg_xray", "cam", "--model", str(out / "model.pt"), "--predictions", str(out / "predictions.csv"),
                "--manifest", str(tmp_path / "manifest.csv"), "--out-png", str(tmp_path / "cam.png"),
                "--out-csv", str(tmp_path / "cam.csv"), "--per-group", "2"])
     assert rc == 0 and (tmp_path / "cam.png").stat().st_size > 0
     cam = pd.read_csv(tmp_path / "cam.csv")
     assert set(cam.group) <= {"TP", "TN", "FP", "FN"} and len(cam) <= 8
     # Bad config -> clear error, exit code 2.
-    assert main(["train-cnn", "--study", "rosenberg_xray", "--arch", "resnet18", "--manifest",
+    assert main(["rosenberg_xray", "train", "--arch", "resnet18", "--manifest",
                  str(tmp_path / "manifest.csv"), "--config-json", "{not json", "--out", str(out)]) == 2

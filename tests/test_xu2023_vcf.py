@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vfrepro.cli import main
 from vfrepro.errors import InputError
 from vfrepro.studies import xu2023_vcf as xu
 
@@ -80,8 +81,14 @@ def test_table2_with_a_missing_class_is_blank_not_an_error(tmp_path):
     pred = fake_predictions(fake_table())
     pred = pred[~((pred.dataset == "external site3") & (pred.truth == "pathologic"))]
     pred.to_csv(tmp_path / "p.csv", index=False)
-    t2 = xu.evaluate(tmp_path / "p.csv", tmp_path / "out", n_boot=20)
+    assert main(["xu2023_vcf", "evaluate", "--predictions", str(tmp_path / "p.csv"), "--out",
+                 str(tmp_path / "out"), "--n-boot", "20"]) == 0
+    t2 = pd.read_csv(tmp_path / "out" / "table2.csv")
+    assert xu.table2(pred, n_boot=20).to_csv(index=False) == (tmp_path / "out" / "table2.csv").read_text()
     r = t2.set_index(["dataset", "class"])
+    # Table 2 blanks the absent class and the dataset's overall AUC.
+    assert r.loc[("external site3", "pathologic")].filter(like="_reproduced").isna().all()
+    assert np.isnan(r.loc[("external site3", "overall"), "auc_reproduced"])
     assert np.isnan(r.loc[("external site3", "pathologic"), "auc_reproduced"])
     assert np.isfinite(r.loc[("external site3", "acute"), "auc_reproduced"])
     for f in ("table2.csv", "table2.md", "roc_curves.png", "confusion_matrices.png"):
@@ -93,8 +100,12 @@ def test_reader_study_skips_without_columns_and_runs_with_them(tmp_path, capsys)
     t = fake_table()
     pred = fake_predictions(t)
     pred.to_csv(tmp_path / "p.csv", index=False)
-    msg = xu.reader_study(t, tmp_path / "p.csv", tmp_path / "r.csv", tmp_path / "r.md", n_boot=10)
-    assert "skipped" in msg and "reader_<name>_alone" in (tmp_path / "r.md").read_text()
+    t.to_csv(tmp_path / "m.csv", index=False)
+    args = ["xu2023_vcf", "reader-study", "--manifest", str(tmp_path / "m.csv"), "--predictions",
+            str(tmp_path / "p.csv"), "--out-csv", str(tmp_path / "r.csv"), "--out-md", str(tmp_path / "r.md"),
+            "--n-boot", "10"]
+    assert main(args) == 0
+    assert "skipped" in capsys.readouterr().out and "reader_<name>_alone" in (tmp_path / "r.md").read_text()
     assert pd.read_csv(tmp_path / "r.csv").empty
     rng = np.random.default_rng(1)
     t = t.merge(pred[["case_id", "level", "truth"]], on=["case_id", "level"], how="left")
@@ -103,7 +114,8 @@ def test_reader_study_skips_without_columns_and_runs_with_them(tmp_path, capsys)
     t["reader_trainee_alone"] = np.where(ext, noisy, None)
     t["reader_trainee_with_model"] = np.where(ext, t.truth, None)
     t = t.drop(columns=["truth"])
-    xu.reader_study(t, tmp_path / "p.csv", tmp_path / "r.csv", tmp_path / "r.md", n_boot=10)
+    t.to_csv(tmp_path / "m.csv", index=False)
+    assert main(args) == 0
     r = pd.read_csv(tmp_path / "r.csv").set_index(["reader", "condition"])
     assert r.loc[("trainee", "with_model"), "accuracy_top1"] == 100.0
     assert r.loc[("trainee", "alone"), "accuracy_top1"] < 100.0
@@ -112,4 +124,4 @@ def test_reader_study_skips_without_columns_and_runs_with_them(tmp_path, capsys)
     assert r.loc[("trainee", "with_model"), "published_accuracy"] == 77.8
     t.loc[ext, "reader_trainee_alone"] = "fracture"
     with pytest.raises(InputError, match="reader_trainee_alone"):
-        xu.reader_study(t, tmp_path / "p.csv", tmp_path / "r.csv", tmp_path / "r.md", n_boot=10)
+        xu.reader_study(t, pred, n_boot=10)

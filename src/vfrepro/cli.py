@@ -6,10 +6,13 @@ import argparse
 import importlib
 import sys
 
+from . import registry
+
 # Subcommand -> the module whose add_parser(subparsers) defines it (and sets `func`). A run
 # imports only the module of its own subcommand: importing every stage (scipy.stats, torch,
 # SimpleITK, ...) costs seconds, and a workflow runs hundreds of short jobs. tests/test_cli.py
-# checks that this table and the modules agree. Adding a stage is one line here.
+# checks that this table and the modules agree. Each built study's verb is its name, defined
+# by `<package>.cli` (from the registry); a shared stage is one line here.
 SUBCOMMANDS = {
     "synth": "vfrepro.cohort.cli",
     "validate-manifest": "vfrepro.cohort.manifest_cli",
@@ -20,12 +23,8 @@ SUBCOMMANDS = {
     "stats": "vfrepro.stats.cli",
     "harmonize": "vfrepro.harmonize.cli",
     "radiomics": "vfrepro.radiomics.cli",
-    "liu2025": "vfrepro.studies.liu2025_cli",
     "provenance": "vfrepro.provenance_cli",
-    "train-cnn": "vfrepro.deep.cli",
-    "evaluate-cnn": "vfrepro.deep.cli",
-    "cam-cnn": "vfrepro.deep.cli",
-    "reader-study": "vfrepro.deep.cli",
+    **{name: f"{registry.get(name).package}.cli" for name in registry.built()},
 }
 COMMAND_MODULES = list(dict.fromkeys(SUBCOMMANDS.values()))
 

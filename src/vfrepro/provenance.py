@@ -148,8 +148,15 @@ def collect(config: dict, study: str, repo: Path | str | None = None,
             workdir: Path | str | None = None, outputs: list | None = None) -> dict[str, object]:
     """The provenance record of `study` under `config` (the resolved Snakemake config);
     `outputs`: result files listed with their sha256 (paths as given, relative to the workdir)."""
+    from vfrepro import registry
+
+    paper = {}
+    if study in registry.names():
+        entry = registry.get(study)
+        paper = {"title": entry.title, "citation": entry.citation}
     return {
         "study": study,
+        "paper": paper,
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config_sha256": config_sha256(config),
         "seeds": seeds(config, study),
@@ -165,11 +172,14 @@ def collect(config: dict, study: str, repo: Path | str | None = None,
 def to_markdown(record: dict) -> str:
     """A human-readable page of `record` (the report shows it next to the study's tables)."""
     hw, git = record["hardware"], record["git"]
-    lines = [f"# Provenance: {record['study']}", "",
-             f"Created {record['created_utc']} (UTC).", "",
-             "## Code", "",
-             f"- git commit: `{git['commit']}`" + (" (uncommitted changes)" if git.get("dirty") else ""),
-             "", "## Seeds", ""]
+    paper = record.get("paper") or {}
+    lines = [f"# Provenance: {record['study']}", ""]
+    if paper:
+        lines += [f"Reproduces: {paper['title']} ({paper['citation']}).", ""]
+    lines += [f"Created {record['created_utc']} (UTC).", "",
+              "## Code", "",
+              f"- git commit: `{git['commit']}`" + (" (uncommitted changes)" if git.get("dirty") else ""),
+              "", "## Seeds", ""]
     lines += [f"- `{k}`: {v}" for k, v in record["seeds"].items()] or ["- none"]
     lines += ["", "## Weights", "", f"- initialisation: {record['weights']['init']}"]
     lines += [f"- `{k}`: `{v['path']}` sha256 `{v['sha256']}`" if isinstance(v, dict) else f"- `{k}`: {v}"

@@ -92,7 +92,7 @@ def slurm_profile(cluster_root: Path, node_cpus: int, node_mem_mb: int) -> Path:
 def gpu_declared_rules() -> set[str]:
     """Rules that ask for a GPU: `gpu=N` (N > 0) in their rule file or in profiles/slurm."""
     rules = set()
-    for path in (REPO / "workflow/rules").glob("*.smk"):
+    for path in (REPO / "workflow/rules").rglob("*.smk"):
         text = path.read_text()
         starts = list(re.finditer(r"^(?:rule|checkpoint)\s+(\w+)\s*:", text, re.M))
         for i, m in enumerate(starts):

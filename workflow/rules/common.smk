@@ -1,10 +1,13 @@
-# The only place that reads config and the cohort tables; rules call the functions below.
+# The shared stages' config and the cohort tables: every rule reads them through the functions
+# below. Each study's own constants and input functions are in workflow/rules/studies/<study>/.
 import json
 import os
 import shlex
 
 import pandas as pd
 from snakemake.utils import validate
+
+from vfrepro import registry
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -13,9 +16,10 @@ SYNTH = config["cohort"]["synthetic"]
 # Holds the cohort's own paths, which may name patients: kept out of results/, which is shared.
 VALIDATED_MANIFEST = "resources/cohort/manifest.validated.csv"
 
-# One paper = one branch: its name is its rule file, its config section, its results/ folder
-# and its report category. A branch's rule file registers its targets in STUDY_TARGETS.
-STUDIES = ["liu2025_dlr", "qu2025_mil", "rosenberg_xray", "xu2023_vcf", "wang2024_twostage"]
+# One paper = one branch, listed in the study registry (src/vfrepro/data/studies.yaml): its
+# name is its rule folder, rule prefix, config section, results/ folder, CLI verb and report
+# category. A branch's common.smk registers its targets in STUDY_TARGETS.
+STUDIES = registry.built()
 STUDY_TARGETS = {}
 
 
@@ -28,6 +32,33 @@ wildcard_constraints:
     site=r"[A-Za-z0-9_-]+",
 
 
+def stage_params(study, stage, pick=None):
+    """The config keys one rule's command reads (the registry's stage_config of
+    `<study>_<stage>`) as shell-quoted JSON: the rule's only config param, so that a change
+    elsewhere in the section does not rerun it. `pick` {key: [names]} keeps only those entries
+    of a mapping-valued key (e.g. the job's own architecture's weights)."""
+    cfg = registry.stage_config(study, stage, config.get(study, {}))
+    for key, keep in (pick or {}).items():
+        if isinstance(cfg.get(key), dict):
+            cfg[key] = {k: v for k, v in cfg[key].items() if k in keep}
+    return shlex.quote(json.dumps(cfg, sort_keys=True))
+
+
+# ---- the cohort tables: read once per parse (per file version), not once per job ----
+
+_CACHE = {}
+
+
+def cached(name, paths, build):
+    """build(), memoised on `name` and the paths' mtime and size: a table the workflow
+    consults for every job is read once per parse (and again only when its file changes)."""
+    stamp = tuple((p, os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+    key = (name, stamp)
+    if key not in _CACHE:
+        _CACHE[key] = build()
+    return _CACHE[key]
+
+
 def raw_manifest():
     """The cohort's manifest: generated (synthetic) or the user's."""
     if config["cohort"]["source"] == "synthetic":
@@ -37,139 +68,99 @@ def raw_manifest():
     return config["cohort"]["manifest"]
 
 
+def passed_cases_file():
+    """The ingest gate's case list (raises until the checkpoint has run)."""
+    return checkpoints.ingest_gate.get().output.cases
+
+
+def _read_lines(path):
+    with open(path) as fh:
+        return [line.strip() for line in fh if line.strip()]
+
+
 def ok_cases():
     """Case ids that passed ingest QC (evaluated after the ingest gate checkpoint)."""
-    with checkpoints.ingest_gate.get().output.cases.open() as fh:
-        return [line.strip() for line in fh if line.strip()]
+    path = passed_cases_file()
+    return cached("ok_cases", [path], lambda: _read_lines(path))
+
+
+def _read_vertebrae(passed):
+    table = pd.read_csv(VALIDATED_MANIFEST, dtype={"case_id": str, "site": str})
+    return table[table["case_id"].isin(set(passed))].reset_index(drop=True)
 
 
 def vertebrae():
     """The validated per-vertebra manifest of the cases that passed ingest."""
-    table = pd.read_csv(VALIDATED_MANIFEST, dtype={"case_id": str, "site": str})
-    return table[table["case_id"].isin(ok_cases())]
+    path = passed_cases_file()
+    return cached("vertebrae", [VALIDATED_MANIFEST, path], lambda: _read_vertebrae(ok_cases()))
+
+
+class CohortIndex:
+    """Per-case look-ups of one vertebra table, computed once (the input functions of every
+    per-case job ask these; a query per job is quadratic in the cohort)."""
+
+    def __init__(self, table):
+        self.table = table
+        self.cases = sorted(table["case_id"].unique())
+        self.first = {r["case_id"]: r for r in table.drop_duplicates("case_id").to_dict("records")}
+        pairs = [f"{int(m)}:{lv}" for m, lv in zip(table["mask_label"], table["level"])]
+        labels = {}
+        for case, pair in zip(table["case_id"], pairs):
+            labels.setdefault(case, []).append(pair)
+        self.labels = {c: ",".join(v) for c, v in labels.items()}
+        self.reader2 = sorted(table.loc[table["mask_reader2_path"].notna(), "case_id"].unique())
+        by_site = table.groupby("site")["case_id"].unique()
+        self.site_cases = {s: sorted(v) for s, v in by_site.items()}
+        self.sites = sorted(self.site_cases)
+
+
+def cohort_index():
+    """The CohortIndex of every vertebra of the cases that passed ingest."""
+    path = passed_cases_file()
+    return cached("cohort_index", [VALIDATED_MANIFEST, path], lambda: CohortIndex(vertebrae()))
 
 
 def case_row(case):
     """The per-case attributes (first vertebra row) of one case."""
-    return vertebrae().query("case_id == @case").iloc[0]
+    return cohort_index().first[case]
 
 
-def case_labels(case, table=None):
-    """'label:level' pairs of a case's vertebrae (of `table`, default all that passed ingest)."""
-    rows = (vertebrae() if table is None else table).query("case_id == @case")
-    return ",".join(f"{int(r.mask_label)}:{r.level}" for r in rows.itertuples())
+def case_labels(case, index=None):
+    """'label:level' pairs of a case's vertebrae (of `index`, default all that passed ingest)."""
+    return (index or cohort_index()).labels[case]
 
 
-def reader2_cases(table=None):
-    """Cases with a reader-2 mask (in `table`, default all that passed ingest)."""
-    table = vertebrae() if table is None else table
-    return sorted(table.loc[table["mask_reader2_path"].notna(), "case_id"].unique())
+def reader2_cases(index=None):
+    """Cases with a reader-2 mask (in `index`, default all that passed ingest)."""
+    return (index or cohort_index()).reader2
 
 
 def sites():
-    return sorted(vertebrae()["site"].unique())
+    return cohort_index().sites
 
 
 def site_cases(site):
-    table = vertebrae()
-    return sorted(table.loc[table["site"] == site, "case_id"].unique())
+    return cohort_index().site_cases[site]
 
 
 def get_final_output(wildcards):
-    """Everything the default target builds; grows by one line per stage or study."""
-    cases = ok_cases()
+    """Everything the default target builds: the shared stages', then each enabled study's
+    registry targets and its provenance record."""
+    index = cohort_index()
     targets = ["results/ingest/qc.csv"]
-    targets += expand("results/preprocess/{case}/summary.json", case=cases)
-    targets += expand("results/preprocess/{case}/mask_reader2.nii.gz", case=reader2_cases())
-    targets += expand("results/qc/montage_{site}.png", site=sites())
+    targets += expand("results/preprocess/{case}/summary.json", case=ok_cases())
+    targets += expand("results/preprocess/{case}/mask_reader2.nii.gz", case=index.reader2)
+    targets += expand("results/qc/montage_{site}.png", site=index.sites)
     for study in enabled_studies():
         targets += STUDY_TARGETS[study]()
         targets += expand("results/{study}/provenance/provenance.{ext}", study=study, ext=["json", "md"])
     return targets
 
 
-# ---- rosenberg_xray: constants and input functions of workflow/rules/rosenberg_xray.smk ----
-
-RX = "results/rosenberg_xray"
-RX_CFG = config.get("rosenberg_xray", {})
-RX_CFG_ARG = shlex.quote(json.dumps(RX_CFG, sort_keys=True))
-RX_ARCHS = RX_CFG.get("archs", ["resnet18", "vgg16"])
-RX_CAM_ARCHS = [a for a in RX_CFG.get("cam", {}).get("archs", ["resnet18"]) if a in RX_ARCHS]
-
-
-def rx_targets():
-    t = [f"{RX}/metrics.csv", f"{RX}/figure4_table.csv", f"{RX}/delong.json",
-         f"{RX}/confusion_matrices.png", f"{RX}/roc.png"]
-    t += expand(f"{RX}/{{arch}}/cv_summary.csv", arch=RX_ARCHS)
-    t += expand(f"{RX}/cam_{{arch}}.png", arch=RX_CAM_ARCHS)
-    return t
-
-
-STUDY_TARGETS["rosenberg_xray"] = rx_targets
-
-
-# ---- xu2023_vcf: constants and input functions of workflow/rules/xu2023_vcf.smk ----
-
-XU = "results/xu2023_vcf"
-XU_CFG = config.get("xu2023_vcf", {})
-XU_CFG_ARG = shlex.quote(json.dumps(XU_CFG, sort_keys=True))
-XU_ARCH = XU_CFG.get("arch", "resnet18")
-
-
-def xu_targets():
-    return [f"{XU}/table2.csv", f"{XU}/table2.md", f"{XU}/roc_curves.png",
-            f"{XU}/confusion_matrices.png", f"{XU}/reader_study.csv", f"{XU}/reader_study.md"]
-
-
-STUDY_TARGETS["xu2023_vcf"] = xu_targets
-
-
-# ---- liu2025_dlr: constants and input functions of workflow/rules/liu2025_dlr.smk ----
-
-LIU = "results/liu2025_dlr"
-LIU_CFG = config.get("liu2025_dlr", {})
-LIU_CFG_ARG = shlex.quote(json.dumps(LIU_CFG, sort_keys=True))
-LIU_BACKBONES = ["radimagenet", "imagenet"]
-
-
-wildcard_constraints:
-    backbone="radimagenet|imagenet",
-    reader="[12]",
-
-
-def liu_vertebrae():
-    """The passed-ingest vertebrae that liu2025_dlr analyses (its `vertebrae` setting)."""
-    from vfrepro.studies.liu2025_dlr import select_vertebrae
-
-    return select_vertebrae(vertebrae(), LIU_CFG.get("vertebrae", "fractured"))
-
-
-def liu_radiomics_files(wildcards):
-    table = liu_vertebrae()
-    files = expand(f"{LIU}/radiomics/{{case}}_reader1.csv", case=sorted(table["case_id"].unique()))
-    files += expand(f"{LIU}/radiomics/{{case}}_reader2.csv", case=reader2_cases(table))
-    return files
-
-
-def liu_targets():
-    t = [f"{LIU}/table3.csv", f"{LIU}/table3.md", f"{LIU}/table3.tex", f"{LIU}/delong.csv",
-         f"{LIU}/nomogram.png", f"{LIU}/calibration.png"]
-    t += expand(f"{LIU}/roc_{{b}}.png", b=LIU_BACKBONES)
-    t += expand(f"{LIU}/shap/{{b}}_{{kind}}_class{{k}}.png", b=LIU_BACKBONES,
-                kind=["bar", "beeswarm", "decision"], k=[0, 1, 2])
-    return t
-
-
-STUDY_TARGETS["liu2025_dlr"] = liu_targets
-
-
-# ---- provenance: constants and input functions of workflow/rules/provenance.smk ----
+# ---- provenance: constants of workflow/rules/provenance.smk ----
 
 PROVENANCE_CONFIG = "results/provenance/config.resolved.json"
 
 
 wildcard_constraints:
     study="|".join(STUDIES),
-
-
-# A printf: not worth a cluster job.

@@ -15,22 +15,13 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from vfrepro import registry
 from vfrepro.deid import DEFAULT_SALT, case_id
 from vfrepro.errors import InputError
 
-# Columns each study branch reads. A cohort that lacks one fails before work starts.
-STUDY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "liu2025_dlr": ("dicom_dir", "mask_path", "mask_label", "mask_reader2_path", "site", "split",
-                    "fracture", "astlof_class", "astlof_morphology", "astlof_mri", "astlof_bmd",
-                    "astlof_pain", "age", "sex", "t_score", "pain"),
-    "qu2025_mil": ("dicom_dir", "mask_path", "mask_label", "lesion_path", "ao_type", "split"),
-    "rosenberg_xray": ("xray_lateral_path", "lat_x0", "lat_y0", "lat_x1", "lat_y1", "fracture",
-                       "split"),
-    "xu2023_vcf": ("xray_lateral_path", "lat_x0", "lat_y0", "lat_x1", "lat_y1", "vcf_type", "site",
-                   "split"),
-    "wang2024_twostage": ("dicom_dir", "mask_path", "mask_label", "lesion_path", "ovcf", "of", "sn",
-                          "kd", "ps", "split"),
-}
+# Columns each study branch reads (the registry's manifest_columns, src/vfrepro/data/studies.yaml).
+# A cohort that lacks one fails before work starts.
+STUDY_COLUMNS: dict[str, tuple[str, ...]] = {s.name: s.manifest_columns for s in registry.studies()}
 
 # Columns that may legitimately be blank on some rows even for a study that needs them
 # (only a subset of patients has a second reader).

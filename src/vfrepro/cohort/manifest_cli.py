@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vfrepro.cohort.manifest import STUDY_COLUMNS, load_manifest
+from vfrepro import registry
+from vfrepro.cohort.manifest import load_manifest
 from vfrepro.deid import default_salt
 from vfrepro.errors import InputError
 
@@ -19,7 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--manifest", required=True, help="cohort manifest CSV")
     p.add_argument("--out", required=True, help="validated manifest CSV to write")
     p.add_argument("--studies", default="", help=f"comma-separated studies to check columns for "
-                   f"(known: {', '.join(STUDY_COLUMNS)})")
+                   f"(known: {', '.join(registry.names())})")
     p.add_argument("--salt", default=default_salt(),
                    help="secret salt of the case pseudonyms (default: $VFREPRO_SALT, else the demo salt)")
     p.set_defaults(func=run)

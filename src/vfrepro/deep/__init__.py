@@ -1,7 +1,10 @@
 """Shared CNN training engine for the radiograph/CT deep-learning branches.
 
-models (torchvision builders, local weights, head, freezing) · data (crops from manifest rows,
-transforms, patient-grouped splits/folds) · train (loop, optimisers, schedulers, early stopping,
-checkpoints, CSV log, determinism, AMP/channels-last on GPU) · cv (patient-grouped k-fold grid
-search, refit) · cam (class activation maps) · cli (the `vfrepro train-cnn` / `evaluate-cnn` commands).
+models (the one builder and local-weights loader: torchvision classifiers, alexnet encoder,
+Faster R-CNN detectors; head, freezing) · tasks (adapters: single-label, multi-label, MIL bags,
+detection) · data (crops from manifest rows, array and detection datasets, factories,
+patient-grouped splits/folds) · train (the one loop: optimisers, schedulers, samplers, checkpoints,
+CSV log, determinism, AMP/channels-last on GPU) · cv (patient-grouped k-fold grid search whose
+folds train as the refit does) · cam (CAM / Grad-CAM on a named layer) · resnet_features
+(liu2025_dlr deep features) · cli (the `vfrepro train-cnn` / `evaluate-cnn` commands).
 """

@@ -3,6 +3,9 @@
 As rosenberg_xray: the training set is split into k patient-grouped folds; every grid
 setting is trained on k-1 folds and scored on the held-out fold; the setting with the best
 pooled out-of-fold score is refitted on all training data. The test set is never seen here.
+A fold is trained exactly as the refit (same loop, same epochs, final epoch kept, plateau on
+training accuracy): the held-out fold is scored only after training, never steers it.
+Datasets come from a factory ``make_dataset(index, train) -> Dataset`` over the training rows.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .data import CropDataset, patient_folds
+from .data import patient_folds
+from .tasks import Task
 from .train import TrainConfig, predict, train_model
 
 __all__ = ["expand_grid", "cv_score", "grid_search", "refit"]
@@ -54,39 +58,41 @@ def cv_score(truth: np.ndarray, probs: np.ndarray, metric: str) -> float:
     raise ValueError(f"cv metric must be one of {CV_METRICS}, got {metric!r}")
 
 
-def grid_search(make_model: Callable, crops, labels, groups, spec, base: TrainConfig,
+def _subset(weights, idx):
+    return None if weights is None else np.asarray(weights)[idx]
+
+
+def grid_search(make_model: Callable, make_dataset: Callable, labels, groups, base: TrainConfig,
                 grid: dict[str, list], k: int, metric: str = "loss", seed: int = 0,
-                log_dir: str | Path | None = None, desc: str = "cv"):
+                log_dir: str | Path | None = None, desc: str = "cv", task: Task | None = None,
+                sample_weights=None):
     """Score every grid setting by k-fold CV grouped by patient.
 
-    ``make_model()`` gives a fresh model; ``crops``/``labels``/``groups`` are the training set's
-    cached crops, class indices and case ids. Gives (per-fold DataFrame, summary DataFrame
-    sorted best first, best setting dict). Fold assignment depends on ``seed`` only, so every
-    setting sees the same folds.
+    ``make_model()`` gives a fresh model; ``make_dataset(index, train)`` the dataset of those
+    training rows; ``labels``/``groups`` are the rows' class indices and case ids;
+    ``task`` the adapter (single-label: the scores are on class probabilities);
+    ``sample_weights`` (optional, per row) feed the sampler. Gives (per-fold DataFrame, summary
+    DataFrame sorted best first, best setting dict). Fold assignment depends on ``seed`` only,
+    so every setting sees the same folds.
     """
     labels = np.asarray(labels)
     folds = patient_folds(groups, k, seed, y=labels)
     settings = expand_grid(grid)
     rows, summary = [], []
     for si, setting in enumerate(settings):
-        cfg = replace(base, **setting)
         oof = None
         for f in range(k):
-            tr, va = folds != f, folds == f
-            model = make_model()
+            tr, va = np.flatnonzero(folds != f), np.flatnonzero(folds == f)
             log = Path(log_dir) / f"setting{si}_fold{f}.csv" if log_dir else None
-            res = train_model(model, CropDataset(crops[tr], labels[tr], spec, train=True),
-                              replace(cfg, progress=False),
-                              val_ds=CropDataset(crops[va], labels[va], spec, train=False),
-                              log_csv=log, desc=f"{desc} {si}/{f}")
-            p = predict(res.model, CropDataset(crops[va], labels[va], spec, train=False),
-                        device=res.device)
+            res = refit(make_model, make_dataset, tr, base, {**setting, "progress": False}, log_csv=log,
+                        desc=f"{desc} {si}/{f}", task=task, sample_weights=_subset(sample_weights, tr))
+            p = predict(res.model, make_dataset(va, False), device=res.device, task=task)
             if oof is None:
                 oof = np.zeros((len(labels), p.shape[1]))
             oof[va] = p
-            rows.append({"setting": si, **setting, "fold": f, "n_val": int(va.sum()),
+            rows.append({"setting": si, **setting, "fold": f, "n_val": len(va),
                          "n_val_patients": int(len(np.unique(np.asarray(groups)[va]))),
-                         "best_epoch": res.best_epoch,
+                         "epochs_run": len(res.history),
                          "val_accuracy": cv_score(labels[va], p, "accuracy"),
                          "val_loglik": cv_score(labels[va], p, "loss")})
         summary.append({"setting": si, **setting, "metric": metric,
@@ -107,9 +113,11 @@ def grid_search(make_model: Callable, crops, labels, groups, spec, base: TrainCo
     return per_fold, summ.reset_index(drop=True), best
 
 
-def refit(make_model: Callable, crops, labels, spec, base: TrainConfig, best: dict,
-          log_csv=None, checkpoint=None, desc: str = "refit"):
-    """Train on all training data with the chosen setting (no validation set, full epochs)."""
-    cfg = replace(base, **best)
-    return train_model(make_model(), CropDataset(crops, np.asarray(labels), spec, train=True), cfg,
-                       log_csv=log_csv, checkpoint=checkpoint, desc=desc)
+def refit(make_model: Callable, make_dataset: Callable, index, base: TrainConfig, best: dict,
+          log_csv=None, checkpoint=None, desc: str = "refit", task: Task | None = None,
+          sample_weights=None):
+    """Train a fresh model on the rows ``index`` with ``base`` updated by the chosen setting
+    (no validation set, full epochs, final epoch kept). CV folds are trained by this too."""
+    return train_model(make_model(), make_dataset(np.asarray(index), True), replace(base, **best),
+                       log_csv=log_csv, checkpoint=checkpoint, desc=desc, task=task,
+                       sample_weights=sample_weights)

@@ -16,14 +16,16 @@ import pandas as pd
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision import tv_tensors
 from torchvision.transforms import v2 as T
 from torchvision.transforms.v2 import functional as TF
 
 from ..errors import InputError
 from ..folds import patient_folds, patient_split  # re-exported: the engine's splits
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CropSpec", "CropDataset", "load_crops", "labels_of",
-           "crop_spec_from_config", "patient_folds", "patient_split", "check_columns"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CropSpec", "CropDataset", "ArrayDataset", "DetectionDataset",
+           "crop_factory", "load_crops", "labels_of", "crop_spec_from_config", "patient_folds",
+           "patient_split", "check_columns"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -149,3 +151,78 @@ class CropDataset(Dataset):
             x = self.aug(x)
         x = x.float().div_(255.0).expand(3, -1, -1)
         return (x - self.mean) / self.std, self.labels[i]
+
+
+def crop_factory(crops: torch.Tensor, labels, spec: CropSpec):
+    """The dataset factory of cached radiograph crops: ``(index, train) -> CropDataset``."""
+    labels = np.asarray(labels)
+    return lambda index, train: CropDataset(crops[index], labels[index], spec, train)
+
+
+def _select(targets, index):
+    if isinstance(targets, dict):
+        return {k: v[index] for k, v in targets.items()}
+    return targets[index]
+
+
+class ArrayDataset(Dataset):
+    """In-memory float inputs (CT slices ``[n, C, H, W]`` or bags ``[n, N, C, H, W]``) with targets
+    (a tensor, or a dict of tensors for several heads). ``transform`` (e.g. a torchvision v2
+    pipeline; it draws from torch's seeded RNG) runs in ``__getitem__`` when ``train``, so each
+    epoch sees new jitter; on a bag v2 transforms treat the instance axis as a batch."""
+
+    def __init__(self, inputs, targets, transform=None, train: bool = False):
+        self.inputs = torch.as_tensor(inputs)
+        many = isinstance(targets, dict)
+        self.targets = {k: torch.as_tensor(v) for k, v in targets.items()} if many else torch.as_tensor(targets)
+        sizes = {len(self.inputs)} | {len(v) for v in (self.targets.values() if many else [self.targets])}
+        if len(sizes) != 1:
+            raise ValueError(f"inputs and targets differ in length: {sorted(sizes)}")
+        self.labels = None if many else self.targets  # single-label sampler / class weights read it
+        self.base_transform = transform
+        self.transform = transform if train else None
+
+    def subset(self, index, train: bool) -> "ArrayDataset":
+        """The factory form (``ds.subset`` is a ``(index, train) -> Dataset`` callable)."""
+        return ArrayDataset(self.inputs[index], _select(self.targets, index), self.base_transform, train)
+
+    def __len__(self):
+        return len(self.inputs)
+
+    def __getitem__(self, i):
+        x = self.inputs[i]
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, _select(self.targets, i)
+
+
+class DetectionDataset(Dataset):
+    """Images ``[C, H, W]`` (float in [0, 1]) with targets ``{"boxes": [n, 4] xyxy, "labels": [n]}``
+    in torchvision's detection form; ``transform`` (a v2 pipeline, boxes follow the image) runs
+    per item when ``train``. Collate with :class:`~.tasks.Detection`'s list collate."""
+
+    def __init__(self, images, targets: list[dict], transform=None, train: bool = False):
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} targets")
+        self.images, self.targets = images, targets
+        self.base_transform = transform
+        self.transform = transform if train else None
+
+    def subset(self, index, train: bool) -> "DetectionDataset":
+        """The factory form, as :meth:`ArrayDataset.subset`."""
+        return DetectionDataset([self.images[i] for i in index], [self.targets[i] for i in index],
+                                self.base_transform, train)
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        img, t = self.images[i], self.targets[i]
+        boxes = tv_tensors.BoundingBoxes(torch.as_tensor(t["boxes"], dtype=torch.float32).reshape(-1, 4),
+                                         format="XYXY", canvas_size=tuple(img.shape[-2:]))
+        target = {"boxes": boxes, "labels": torch.as_tensor(t["labels"], dtype=torch.int64)}
+        img = tv_tensors.Image(img)
+        if self.transform is not None:
+            img, target = self.transform(img, target)
+        return img.as_subclass(torch.Tensor), {"boxes": target["boxes"].as_subclass(torch.Tensor),
+                                               "labels": target["labels"]}

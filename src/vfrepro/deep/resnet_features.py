@@ -5,11 +5,11 @@ cropped in-plane to the ROI's bounding box (+ margin), z-scored with the ROI's v
 resized to 64x64 (bilinear), repeated to 3 channels. A vertebra's feature vector is the
 mean of its slices' pooled features.
 
-Backbone: torchvision ResNet50 initialised from RadImageNet or ImageNet (local files, see
-:mod:`.radimagenet`) or randomly (seeded); the task head (fc -> K classes) is always random.
-Optional fine-tuning on the *training* vertebrae only: cross-entropy with class weights,
-AdamW, cosine annealing, head (and, if asked, backbone) trained. Runs on CUDA when present
-(batched, AMP), else on CPU.
+Backbone: torchvision ResNet50 from the engine's one builder, initialised from RadImageNet or
+ImageNet (local files, see :func:`.models.load_weights`) or randomly (seeded); the task head
+(fc -> K classes) is always random. Optional fine-tuning on the *training* vertebrae only, in the
+engine's one loop: cross-entropy with class weights, AdamW, cosine annealing per step, head
+(and, if asked, backbone) trained. Runs on CUDA when present (batched, AMP), else on CPU.
 """
 
 from __future__ import annotations
@@ -28,9 +28,18 @@ from torch import nn
 
 from vfrepro.errors import InputError
 
-from .radimagenet import load_imagenet, load_radimagenet
+from .data import ArrayDataset
+from .models import build_model, freeze, head_module
+from .tasks import SingleLabel
+from .train import TrainConfig, autocast, select_device, train_model
 
 BACKBONES = ("radimagenet", "imagenet")
+WHERE = {  # what to put at a missing weights path
+    "radimagenet": "the RadImageNet PyTorch release ResNet50.pt (keys backbone.0/1/4-7.*), e.g. "
+                   "resources/weights/RadImageNet_ResNet50.pt",
+    "imagenet": "torchvision's resnet50 ImageNet state dict (torchvision.models.resnet50(weights="
+                "'IMAGENET1K_V2').state_dict(), saved with torch.save), e.g. resources/weights/resnet50_imagenet.pth",
+}
 
 
 @dataclass
@@ -53,26 +62,22 @@ class DeepConfig:
 
 def build_resnet50(cfg: DeepConfig, n_classes: int = 3) -> tuple[nn.Module, str]:
     """ResNet50 with backbone weights per cfg and a random task head; gives (model, init note)."""
-    from torchvision.models import resnet50
-
     if cfg.backbone not in BACKBONES:
         raise InputError(f"unknown backbone {cfg.backbone!r}; choose one of {BACKBONES}", field="backbone")
-    torch.manual_seed(cfg.seed)
-    model = resnet50(weights=None)
-    if cfg.init == "pretrained":
-        if not cfg.weights:
-            raise InputError(f"init is 'pretrained' but no {cfg.backbone} weights file is named; set "
-                             f"liu2025_dlr.weights.{cfg.backbone} to a local file or use init: random",
-                             field=f"liu2025_dlr.weights.{cfg.backbone}")
-        (load_radimagenet if cfg.backbone == "radimagenet" else load_imagenet)(model, cfg.weights)
-        note = f"pretrained {cfg.backbone} ({Path(cfg.weights).name})"
-    elif cfg.init == "random":
-        note = f"random init (seed {cfg.seed}); no {cfg.backbone} weights used"
-    else:
+    key = f"liu2025_dlr.weights.{cfg.backbone}"
+    if cfg.init not in ("random", "pretrained"):
         raise InputError(f"init must be 'random' or 'pretrained', got {cfg.init!r}", field="liu2025_dlr.weights.init")
-    torch.manual_seed(cfg.seed + 1)
-    model.fc = nn.Linear(model.fc.in_features, n_classes)  # task head: always random
-    return model, note
+    if cfg.init == "pretrained" and not cfg.weights:
+        raise InputError(f"init is 'pretrained' but no {cfg.backbone} weights file is named; set "
+                         f"{key} to a local file or use init: random", field=key)
+    weights = cfg.weights if cfg.init == "pretrained" else None
+    # The RadImageNet file must be in its release layout: an ImageNet file there would be mislabelled.
+    model, _ = build_model("resnet50", n_classes, weights, seed=cfg.seed, weights_key=key,
+                           layout="radimagenet" if cfg.backbone == "radimagenet" else "torchvision",
+                           weights_hint=WHERE[cfg.backbone])
+    if weights:
+        return model, f"pretrained {cfg.backbone} ({Path(cfg.weights).name})"
+    return model, f"random init (seed {cfg.seed}); no {cfg.backbone} weights used"
 
 
 def roi_slices(image: np.ndarray, mask: np.ndarray, n_slices: int = 3, size: int = 64,
@@ -116,76 +121,42 @@ def load_inputs(table: pd.DataFrame, cfg: DeepConfig) -> tuple[np.ndarray, list[
     return X, errors
 
 
-def _device(cfg: DeepConfig) -> torch.device:
-    if cfg.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
-
-
-def _autocast(device: torch.device, amp: bool):
-    if device.type == "cuda" and amp:
-        return torch.autocast("cuda", dtype=torch.float16)
-    return torch.autocast("cpu", enabled=False)
-
-
 def finetune(model: nn.Module, X: np.ndarray, y: np.ndarray, cfg: DeepConfig, log=print) -> list[float]:
-    """Fine-tune on training inputs only (slices as samples, label of their vertebra)."""
+    """Fine-tune on training inputs only (slices as samples, label of their vertebra) through the
+    engine's loop: class-weighted cross-entropy, AdamW with head / backbone learning rates,
+    cosine annealing per step, batches of 1 skipped (BatchNorm). Gives the per-epoch losses."""
     if cfg.finetune_epochs <= 0:
         return []
-    device = _device(cfg)
-    model.to(device).train()
     n, s = X.shape[:2]
-    xs = torch.from_numpy(X.reshape(n * s, *X.shape[2:]))
-    ys = torch.from_numpy(np.repeat(np.asarray(y, np.int64), s))
-    counts = np.bincount(ys.numpy(), minlength=model.fc.out_features).astype(float)
-    w = torch.tensor(np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0.0),
-                     dtype=torch.float32, device=device)
-    head = list(model.fc.parameters())
-    groups = [{"params": head, "lr": cfg.lr_head}]
-    for name, p in model.named_parameters():
-        if not name.startswith("fc."):
-            p.requires_grad_(cfg.finetune_backbone)
+    ds = ArrayDataset(X.reshape(n * s, *X.shape[2:]), np.repeat(np.asarray(y, np.int64), s))
+    head = head_module(model, "resnet50")
+    freeze(model, "resnet50", "all" if cfg.finetune_backbone else [])
+    head_ids = {id(p) for p in head.parameters()}
+    groups = [{"params": list(head.parameters()), "lr": cfg.lr_head}]
     if cfg.finetune_backbone:
-        groups.append({"params": [p for nm, p in model.named_parameters() if not nm.startswith("fc.")],
-                       "lr": cfg.lr_backbone})
-    opt = torch.optim.AdamW(groups, weight_decay=1e-4)
-    steps = cfg.finetune_epochs * int(np.ceil(len(xs) / cfg.batch_size))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.amp)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    losses = []
-    for ep in range(cfg.finetune_epochs):
-        perm = torch.randperm(len(xs), generator=gen)
-        tot = 0.0
-        for b in range(0, len(xs), cfg.batch_size):
-            idx = perm[b:b + cfg.batch_size]
-            if len(idx) < 2:  # BatchNorm needs > 1 sample in train mode
-                continue
-            xb, yb = xs[idx].to(device), ys[idx].to(device)
-            with _autocast(device, cfg.amp):
-                loss = F.cross_entropy(model(xb), yb, weight=w)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            tot += loss.item() * len(idx)
-        losses.append(tot / len(xs))
-        log(f"fine-tune epoch {ep + 1}/{cfg.finetune_epochs}: loss {losses[-1]:.4f}")
+        groups.append({"params": [p for p in model.parameters() if id(p) not in head_ids], "lr": cfg.lr_backbone})
+    tcfg = TrainConfig(epochs=cfg.finetune_epochs, batch_size=cfg.batch_size, lr=cfg.lr_head, optimizer="adamw",
+                       weight_decay=1e-4, scheduler="cosine_step", class_weights="balanced",
+                       skip_single_batches=True, seed=cfg.seed, device=cfg.device, amp=cfg.amp, progress=False)
+    res = train_model(model, ds, tcfg, task=SingleLabel(head.out_features), param_groups=groups,
+                      desc="fine-tune")
+    losses = [row["train_loss"] for row in res.history]
+    for ep, loss in enumerate(losses):
+        log(f"fine-tune epoch {ep + 1}/{cfg.finetune_epochs}: loss {loss:.4f}")
     return losses
 
 
 @torch.no_grad()
 def extract(model: nn.Module, X: np.ndarray, cfg: DeepConfig) -> np.ndarray:
     """(N, 2048) penultimate average-pool features, averaged over each vertebra's slices."""
-    device = _device(cfg)
+    device = select_device(cfg.device)
     model.to(device).eval()
     body = nn.Sequential(*list(model.children())[:-1])  # up to and including avgpool
     n, s = X.shape[:2]
     flat = torch.from_numpy(X.reshape(n * s, *X.shape[2:]))
     out = []
     for b in range(0, len(flat), cfg.batch_size):
-        with _autocast(device, cfg.amp):
+        with autocast(device, cfg.amp):
             f = body(flat[b:b + cfg.batch_size].to(device))
         out.append(f.float().flatten(1).cpu())
     feats = torch.cat(out).numpy().reshape(n, s, -1).mean(axis=1)
@@ -221,7 +192,7 @@ def run(table: pd.DataFrame, cfg: DeepConfig, out_csv: str | Path, meta_json: st
                      pd.DataFrame(feats, columns=cols)], axis=1)
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(out_csv, index=False, float_format="%.7g")
-    meta = {"config": asdict(cfg), "init": note, "device": str(_device(cfg)), "n_vertebrae": int(ok.sum()),
+    meta = {"config": asdict(cfg), "init": note, "device": str(select_device(cfg.device)), "n_vertebrae": int(ok.sum()),
             "n_train_finetune": int(train.sum()), "finetune_loss": losses, "skipped": [e for e in errors if e],
             "torch": torch.__version__, "seconds": round(time.time() - t0, 1)}
     Path(meta_json).write_text(json.dumps(meta, indent=1))

@@ -20,8 +20,9 @@ import torch
 
 from ..errors import InputError
 from .cv import grid_search, refit
-from .data import CropDataset, labels_of, load_crops
+from .data import crop_factory, labels_of, load_crops
 from .models import build_model, n_trainable
+from .tasks import SingleLabel
 from .train import TrainConfig, predict
 
 __all__ = ["train_config", "arch_config", "fit_and_predict", "load_trained"]
@@ -69,7 +70,9 @@ def fit_and_predict(study, table: pd.DataFrame, arch: str, cfg: dict, out_dir, t
     classes = list(study.CLASSES)
     y_tr = labels_of(train_df, study.LABEL_COL, classes)
     y_ev = labels_of(eval_df, study.LABEL_COL, classes)
-    crops_tr, crops_ev = load_crops(train_df, spec), load_crops(eval_df, spec)
+    train_data = crop_factory(load_crops(train_df, spec), y_tr, spec)
+    eval_data = crop_factory(load_crops(eval_df, spec), y_ev, spec)
+    task = SingleLabel(len(classes))
     weights = _arch_opt(cfg, "weights", arch, "") or None
     trainable = _arch_opt(cfg, "trainable", arch, "all")
     study_name = study.__name__.rsplit(".", 1)[-1]
@@ -86,19 +89,19 @@ def fit_and_predict(study, table: pd.DataFrame, arch: str, cfg: dict, out_dir, t
     k = int(cv.get("folds", 0))
     grid = cv.get("grid", {}) or {}
     if k >= 2:
-        per_fold, summary, best = grid_search(make_model, crops_tr, y_tr, train_df["case_id"].to_numpy(),
-                                              spec, base, grid, k, metric=cv.get("metric", "loss"),
-                                              seed=seed, log_dir=out / "cv_logs", desc=f"cv {arch}")
+        per_fold, summary, best = grid_search(make_model, train_data, y_tr, train_df["case_id"].to_numpy(),
+                                              base, grid, k, metric=cv.get("metric", "loss"),
+                                              seed=seed, log_dir=out / "cv_logs", desc=f"cv {arch}", task=task)
     else:
         per_fold = pd.DataFrame({"note": ["cross-validation off (cv.folds < 2): config setting used"]})
         summary = per_fold.copy()
         best = {}
     per_fold.to_csv(out / "cv_folds.csv", index=False)
     summary.to_csv(out / "cv_summary.csv", index=False)
-    res = refit(make_model, crops_tr, y_tr, spec, base, best, log_csv=out / "epoch_log.csv",
-                desc=f"refit {arch}")
-    probs = predict(res.model, CropDataset(crops_ev, y_ev, spec, train=False), device=res.device)
-    train_probs = predict(res.model, CropDataset(crops_tr, y_tr, spec, train=False), device=res.device)
+    res = refit(make_model, train_data, np.arange(len(y_tr)), base, best, log_csv=out / "epoch_log.csv",
+                desc=f"refit {arch}", task=task)
+    probs = predict(res.model, eval_data(np.arange(len(y_ev)), False), device=res.device, task=task)
+    train_probs = predict(res.model, train_data(np.arange(len(y_tr)), False), device=res.device, task=task)
     pred = pd.DataFrame({c: eval_df[c].to_numpy() for c in ("case_id", "level", "site", "split", "dataset")
                          if c in eval_df})
     pred["truth"] = [classes[i] for i in y_ev]

@@ -19,7 +19,7 @@ import numpy as np
 
 from .roc import weighted_auc_batch
 
-__all__ = ["METRICS", "encode_labels", "multiclass_table"]
+__all__ = ["METRICS", "encode_labels", "multiclass_table", "ovr_confusion_metrics"]
 
 METRICS = ("auc", "accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
 _CHUNK = 100  # replicates per block: bounds memory at n = 1e5 without changing results
@@ -66,6 +66,14 @@ def _confusion_metrics(W, Y, Q):
         }
         overall = tp.sum(axis=1) / N[:, 0]
     return out, overall
+
+
+def ovr_confusion_metrics(y, q, K: int) -> dict:
+    """One-vs-rest accuracy, sensitivity, specificity, PPV, NPV, F1 per class (K,) from class
+    indices ``y`` (truth) and ``q`` (prediction), NaN where a denominator is 0; no CIs."""
+    Y, Q = np.eye(K)[np.asarray(y, int)], np.eye(K)[np.asarray(q, int)]
+    per, _ = _confusion_metrics(np.ones((1, len(Y))), Y, Q)
+    return {m: v[0] for m, v in per.items()}
 
 
 def _all_metrics(W, y, P, Y, Q):

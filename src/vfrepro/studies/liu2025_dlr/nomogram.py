@@ -5,9 +5,6 @@ nomogram of the ordinal linear predictor and a calibration plot per split."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -146,9 +143,12 @@ def calibration_figure(probs: dict[str, tuple[np.ndarray, np.ndarray]], path: st
     plt.close(fig)
 
 
-def run(fused: pd.DataFrame, cohort: pd.DataFrame, variables: list[str], alpha: float, kind: str,
-        out_json: str, nomogram_png: str, calib_png: str, pred_csv: str) -> dict:
+def run(fused: pd.DataFrame, cohort: pd.DataFrame, variables: list[str], alpha: float, kind: str):
+    """Clinical tests on training rows, the combined model fitted there, its predictions on
+    every split. Gives (summary dict, predictions in the evaluation schema, fit for draw())."""
     from vfrepro.stats import multiclass_table
+
+    from .classifier import predictions
 
     c = cohort.set_index("key")
     df = fused[["case_id", "split", "label", "radscore"]].join(c[variables])
@@ -167,17 +167,19 @@ def run(fused: pd.DataFrame, cohort: pd.DataFrame, variables: list[str], alpha: 
             continue
         P = predict(res, d, chosen, kind)
         probs[s] = (d["label"].to_numpy(), P)
-        preds.append(pd.DataFrame(P, index=d.index, columns=["p0", "p1", "p2"]).assign(split=s, label=d["label"]))
+        preds.append(predictions(d.index, d["case_id"], d["split"], d["label"], P, [0, 1, 2], kind))
         if len(set(d["label"])) == 3:
             t = multiclass_table(d["label"].to_numpy(), P, classes=[0, 1, 2], n_boot=0)
             perf[s] = {"macro_auc": t["overall"]["macro_auc"]["value"], "accuracy": t["overall"]["accuracy"]["value"]}
     out["performance"] = perf
-    pd.concat(preds).to_csv(pred_csv)
-    if kind == "ordinal":
-        nomogram_figure(res, cols, train, chosen, nomogram_png)
-    else:  # the nomogram is drawn for the ordinal model; a multinomial one has K-1 predictors
-        _, cols_o = fit_combined(train, chosen, "ordinal")
-        nomogram_figure(fit_combined(train, chosen, "ordinal")[0], cols_o, train, chosen, nomogram_png)
-    calibration_figure(probs, calib_png)
-    Path(out_json).write_text(json.dumps(out, indent=1, default=float))
-    return out
+    fit = {"res": res, "cols": cols, "train": train, "chosen": chosen, "kind": kind, "probs": probs}
+    return out, pd.concat(preds, ignore_index=True), fit
+
+
+def draw(fit: dict, nomogram_png: str, calib_png: str) -> None:
+    """The nomogram (of the ordinal model) and the calibration figure of a run()."""
+    res, cols, train, chosen = fit["res"], fit["cols"], fit["train"], fit["chosen"]
+    if fit["kind"] != "ordinal":  # the nomogram is drawn for the ordinal model; a multinomial one has K-1 predictors
+        res, cols = fit_combined(train, chosen, "ordinal")
+    nomogram_figure(res, cols, train, chosen, nomogram_png)
+    calibration_figure(fit["probs"], calib_png)

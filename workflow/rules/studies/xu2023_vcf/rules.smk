@@ -3,11 +3,14 @@
 # with the shared engine (src/vfrepro/deep); the test split, each external site and the
 # prospective set evaluated apart: Table 2 layout (published beside reproduced), ROC curves and
 # normalised confusion matrices per dataset; the reader study when the manifest has readers.
+# Constants and input functions: common.smk beside this file. Each rule's config params hold
+# only the keys its command reads (the registry's stage_config, src/vfrepro/data/studies.yaml).
 
 rule xu2023_vcf_train:
     input:
         manifest=VALIDATED_MANIFEST,
-        passed=lambda w: checkpoints.ingest_gate.get().output.cases,
+        passed=lambda w: passed_cases_file(),
+        weights=xu_weights,
     output:
         model=f"{XU}/{XU_ARCH}/model.pt",
         predictions=f"{XU}/{XU_ARCH}/predictions.csv",
@@ -17,7 +20,7 @@ rule xu2023_vcf_train:
     log:
         "logs/xu2023_vcf/train.log",
     params:
-        cfg=XU_CFG_ARG,
+        cfg=xu_params("train"),
         arch=XU_ARCH,
         out=lambda w, output: os.path.dirname(output.info),
     threads: XU_CFG.get("threads", 1)
@@ -25,9 +28,9 @@ rule xu2023_vcf_train:
         gpu=1,
         mem_mb=XU_CFG.get("mem_mb", 4000),
     conda:
-        "../../envs/deep.yaml"
+        "../../../../envs/deep.yaml"
     shell:
-        "vfrepro train-cnn --study xu2023_vcf --arch {params.arch} --manifest {input.manifest} "
+        "vfrepro xu2023_vcf train --arch {params.arch} --manifest {input.manifest} "
         "--cases {input.passed} --config-json {params.cfg} --out {params.out} "
         "--threads {threads} > {log} 2>&1"
 
@@ -38,23 +41,24 @@ rule xu2023_vcf_evaluate:
         info=f"{XU}/{XU_ARCH}/train_info.json",
     output:
         table=f"{XU}/table2.csv",
-        md=report(f"{XU}/table2.md", caption="../report/xu2023_vcf_table2.rst", category="xu2023_vcf"),
-        roc=report(f"{XU}/roc_curves.png", caption="../report/xu2023_vcf_roc.rst", category="xu2023_vcf"),
-        cm=report(f"{XU}/confusion_matrices.png", caption="../report/xu2023_vcf_confusion.rst",
+        md=report(f"{XU}/table2.md", caption="../../../report/xu2023_vcf_table2.rst", category="xu2023_vcf"),
+        roc=report(f"{XU}/roc_curves.png", caption="../../../report/xu2023_vcf_roc.rst", category="xu2023_vcf"),
+        cm=report(f"{XU}/confusion_matrices.png", caption="../../../report/xu2023_vcf_confusion.rst",
                   category="xu2023_vcf"),
     log:
         "logs/xu2023_vcf/evaluate.log",
     params:
         out=lambda w, output: os.path.dirname(output.table),
+        # the registry's stage_config of this rule: seed, n_boot
         n_boot=XU_CFG.get("n_boot", 1000),
         seed=XU_CFG.get("seed", 0),
     threads: 1
     resources:
         mem_mb=1000,
     conda:
-        "../../envs/deep.yaml"
+        "../../../../envs/deep.yaml"
     shell:
-        "vfrepro evaluate-cnn --study xu2023_vcf --predictions {input.predictions} "
+        "vfrepro xu2023_vcf evaluate --predictions {input.predictions} "
         "--infos {input.info} --out {params.out} --n-boot {params.n_boot} --seed {params.seed} "
         "> {log} 2>&1"
 
@@ -62,23 +66,24 @@ rule xu2023_vcf_evaluate:
 rule xu2023_vcf_reader_study:
     input:
         manifest=VALIDATED_MANIFEST,
-        passed=lambda w: checkpoints.ingest_gate.get().output.cases,
+        passed=lambda w: passed_cases_file(),
         predictions=f"{XU}/{XU_ARCH}/predictions.csv",
     output:
         csv=f"{XU}/reader_study.csv",
-        md=report(f"{XU}/reader_study.md", caption="../report/xu2023_vcf_reader_study.rst",
+        md=report(f"{XU}/reader_study.md", caption="../../../report/xu2023_vcf_reader_study.rst",
                   category="xu2023_vcf"),
     log:
         "logs/xu2023_vcf/reader_study.log",
     params:
+        # the registry's stage_config of this rule: seed, n_boot
         n_boot=XU_CFG.get("n_boot", 1000),
         seed=XU_CFG.get("seed", 0),
     threads: 1
     resources:
         mem_mb=1000,
     conda:
-        "../../envs/deep.yaml"
+        "../../../../envs/deep.yaml"
     shell:
-        "vfrepro reader-study --manifest {input.manifest} --cases {input.passed} "
+        "vfrepro xu2023_vcf reader-study --manifest {input.manifest} --cases {input.passed} "
         "--predictions {input.predictions} --out-csv {output.csv} --out-md {output.md} "
         "--n-boot {params.n_boot} --seed {params.seed} > {log} 2>&1"

@@ -1,52 +1,58 @@
 # liu2025_dlr: deep-learning radiomics, ASTLOF 3-class (Liu et al., JMIR Med Inform 2025).
 # DICOM -> preprocess (shared) -> radiomics per case -> ComBat -> selection; ResNet50 deep
 # features per backbone -> fusion -> classifier zoo -> evaluation, SHAP, nomogram -> Table 3.
-# Everything fitted is fitted on split == train only (see src/vfrepro/studies/liu2025_dlr.py).
+# Everything fitted is fitted on split == train only (see src/vfrepro/studies/liu2025_dlr/).
+# Constants and input functions: common.smk beside this file. Each rule's config param holds only
+# the keys its command reads (the registry's stage_config, src/vfrepro/data/studies.yaml).
 
-rule liu2025_cohort:
+rule liu2025_dlr_cohort:
     input:
         manifest=VALIDATED_MANIFEST,
         passed="results/ingest/passed_cases.txt",
+        # cohort.csv names the preprocessed files of the study's vertebrae (the later stages read them)
+        preprocessed=liu_preprocessed,
     output:
         f"{LIU}/cohort.csv",
     log:
         "logs/liu2025_dlr/cohort.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("cohort"),
     threads: 1
     resources:
         mem_mb=1000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 cohort --cfg {params.cfg} --manifest {input.manifest} --passed {input.passed} "
+        "vfrepro liu2025_dlr cohort --cfg {params.cfg} --manifest {input.manifest} --passed {input.passed} "
         "--preprocess-dir results/preprocess --out {output} > {log} 2>&1"
 
 
-rule liu2025_radiomics:
+rule liu2025_dlr_radiomics:
     input:
         image="results/preprocess/{case}/image.nii.gz",
         mask="results/preprocess/{case}/mask_reader{reader}.nii.gz",
+        params_file=lambda w: LIU_CFG["radiomics"]["params"] or [],
     output:
         f"{LIU}/radiomics/{{case}}_reader{{reader}}.csv",
     log:
         "logs/liu2025_dlr/radiomics/{case}_reader{reader}.log",
     params:
-        labels=lambda w: case_labels(w.case, liu_vertebrae()),
-        params_file=lambda w: f"--params {LIU_CFG['radiomics']['params']}" if LIU_CFG["radiomics"]["params"] else "",
-        bin_width=LIU_CFG.get("radiomics", {}).get("bin_width", 25),
+        # the registry's stage_config of this rule: vertebrae (via the labels), radiomics.*
+        labels=lambda w: case_labels(w.case, liu_index()),
+        params_file=liu_radiomics_params_file,
+        bin_width=LIU_CFG["radiomics"]["bin_width"],
     threads: 1
     resources:
         mem_mb=2000,
     conda:
-        "../../envs/radiomics.yaml"
+        "../../../../envs/radiomics.yaml"
     shell:
         "vfrepro radiomics --case-id {wildcards.case} --image {input.image} --mask {input.mask} "
         "--labels {params.labels} --reader {wildcards.reader} {params.params_file} "
         "--bin-width {params.bin_width} --out {output} > {log} 2>&1"
 
 
-rule liu2025_merge_radiomics:
+rule liu2025_dlr_merge_radiomics:
     input:
         cohort=f"{LIU}/cohort.csv",
         files=liu_radiomics_files,
@@ -60,13 +66,13 @@ rule liu2025_merge_radiomics:
     resources:
         mem_mb=2000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 merge --cohort {input.cohort} --inputs {input.files} --out-reader1 {output.reader1} "
+        "vfrepro liu2025_dlr merge --cohort {input.cohort} --inputs {input.files} --out-reader1 {output.reader1} "
         "--out-reader2 {output.reader2} --out-errors {output.errors} > {log} 2>&1"
 
 
-rule liu2025_combat:
+rule liu2025_dlr_combat:
     input:
         cohort=f"{LIU}/cohort.csv",
         features=f"{LIU}/radiomics/reader1.csv",
@@ -77,18 +83,18 @@ rule liu2025_combat:
     log:
         "logs/liu2025_dlr/combat.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("combat"),
     threads: 1
     resources:
         mem_mb=2000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 combat --cfg {params.cfg} --cohort {input.cohort} --features {input.features} "
+        "vfrepro liu2025_dlr combat --cfg {params.cfg} --cohort {input.cohort} --features {input.features} "
         "--out {output.harmonised} --model {output.model} --info {output.info} > {log} 2>&1"
 
 
-rule liu2025_select_radiomics:
+rule liu2025_dlr_select_radiomics:
     input:
         cohort=f"{LIU}/cohort.csv",
         harmonised=f"{LIU}/radiomics/harmonised.csv",
@@ -103,42 +109,43 @@ rule liu2025_select_radiomics:
     log:
         "logs/liu2025_dlr/select_radiomics.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("select_radiomics"),
         outdir=lambda w, output: os.path.dirname(output.selected),
     threads: 1
     resources:
         mem_mb=2000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 select --cfg {params.cfg} --cohort {input.cohort} --harmonised {input.harmonised} "
+        "vfrepro liu2025_dlr select --cfg {params.cfg} --cohort {input.cohort} --harmonised {input.harmonised} "
         "--reader1 {input.reader1} --reader2 {input.reader2} --outdir {params.outdir} > {log} 2>&1"
 
 
-rule liu2025_deep_features:
+rule liu2025_dlr_deep_features:
     input:
         cohort=f"{LIU}/cohort.csv",
-        images=lambda w: expand("results/preprocess/{case}/image.nii.gz", case=ok_cases()),
-        masks=lambda w: expand("results/preprocess/{case}/mask_reader1.nii.gz", case=ok_cases()),
+        images=lambda w: expand("results/preprocess/{case}/image.nii.gz", case=liu_cases()),
+        masks=lambda w: expand("results/preprocess/{case}/mask_reader1.nii.gz", case=liu_cases()),
+        weights=lambda w: [p for p in [LIU_CFG["weights"][w.backbone]] if p and LIU_CFG["weights"]["init"] == "pretrained"],
     output:
         features=f"{LIU}/deep/{{backbone}}_features.csv",
         meta=f"{LIU}/deep/{{backbone}}_meta.json",
     log:
         "logs/liu2025_dlr/deep_{backbone}.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=lambda w: liu_params("deep_features", weights=["init", w.backbone]),
     threads: 2
     resources:
         mem_mb=8000,
         gpu=1,
     conda:
-        "../../envs/deep.yaml"
+        "../../../../envs/deep.yaml"
     shell:
-        "vfrepro liu2025 deep --cfg {params.cfg} --cohort {input.cohort} --backbone {wildcards.backbone} "
+        "vfrepro liu2025_dlr deep --cfg {params.cfg} --cohort {input.cohort} --backbone {wildcards.backbone} "
         "--threads {threads} --out {output.features} --meta {output.meta} > {log} 2>&1"
 
 
-rule liu2025_fuse:
+rule liu2025_dlr_fuse:
     input:
         cohort=f"{LIU}/cohort.csv",
         harmonised=f"{LIU}/radiomics/harmonised.csv",
@@ -151,19 +158,19 @@ rule liu2025_fuse:
     log:
         "logs/liu2025_dlr/fuse_{backbone}.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("fuse"),
     threads: 1
     resources:
         mem_mb=4000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 fuse --cfg {params.cfg} --cohort {input.cohort} --harmonised {input.harmonised} "
+        "vfrepro liu2025_dlr fuse --cfg {params.cfg} --cohort {input.cohort} --harmonised {input.harmonised} "
         "--selected {input.selected} --dtl {input.dtl} --out {output.fused} --model {output.model} "
         "--summary {output.summary} > {log} 2>&1"
 
 
-rule liu2025_classify:
+rule liu2025_dlr_classify:
     input:
         fused=f"{LIU}/{{backbone}}/fused.csv",
     output:
@@ -173,71 +180,71 @@ rule liu2025_classify:
     log:
         "logs/liu2025_dlr/classify_{backbone}.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("classify"),
     threads: 2
     resources:
         mem_mb=4000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 classify --cfg {params.cfg} --fused {input.fused} --threads {threads} "
+        "vfrepro liu2025_dlr classify --cfg {params.cfg} --fused {input.fused} --threads {threads} "
         "--models {output.models} --cv {output.cv} --predictions {output.predictions} > {log} 2>&1"
 
 
-rule liu2025_evaluate:
+rule liu2025_dlr_evaluate:
     input:
         radimagenet=f"{LIU}/radimagenet/predictions.csv",
         imagenet=f"{LIU}/imagenet/predictions.csv",
     output:
         metrics=f"{LIU}/metrics.csv",
-        delong=report(f"{LIU}/delong.csv", caption="../report/liu2025_dlr_delong.rst", category="liu2025_dlr"),
-        roc_radimagenet=report(f"{LIU}/roc_radimagenet.png", caption="../report/liu2025_dlr_roc.rst",
+        delong=report(f"{LIU}/delong.csv", caption="../../../report/liu2025_dlr_delong.rst", category="liu2025_dlr"),
+        roc_radimagenet=report(f"{LIU}/roc_radimagenet.png", caption="../../../report/liu2025_dlr_roc.rst",
                                category="liu2025_dlr", subcategory="ROC"),
-        roc_imagenet=report(f"{LIU}/roc_imagenet.png", caption="../report/liu2025_dlr_roc.rst",
+        roc_imagenet=report(f"{LIU}/roc_imagenet.png", caption="../../../report/liu2025_dlr_roc.rst",
                             category="liu2025_dlr", subcategory="ROC"),
     log:
         "logs/liu2025_dlr/evaluate.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("evaluate"),
     threads: 1
     resources:
         mem_mb=2000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 evaluate --cfg {params.cfg} --pred-radimagenet {input.radimagenet} "
+        "vfrepro liu2025_dlr evaluate --cfg {params.cfg} --pred-radimagenet {input.radimagenet} "
         "--pred-imagenet {input.imagenet} --metrics {output.metrics} --delong {output.delong} "
         "--roc-radimagenet {output.roc_radimagenet} --roc-imagenet {output.roc_imagenet} > {log} 2>&1"
 
 
-rule liu2025_shap:
+rule liu2025_dlr_shap:
     input:
         models=f"{LIU}/{{backbone}}/models.joblib",
         fused=f"{LIU}/{{backbone}}/fused.csv",
     output:
         table=f"{LIU}/shap/{{backbone}}_mean_abs_shap.csv",
         bar=report(expand(f"{LIU}/shap/{{{{backbone}}}}_bar_class{{k}}.png", k=[0, 1, 2]),
-                   caption="../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
+                   caption="../../../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
         beeswarm=report(expand(f"{LIU}/shap/{{{{backbone}}}}_beeswarm_class{{k}}.png", k=[0, 1, 2]),
-                        caption="../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
+                        caption="../../../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
         decision=report(expand(f"{LIU}/shap/{{{{backbone}}}}_decision_class{{k}}.png", k=[0, 1, 2]),
-                        caption="../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
+                        caption="../../../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
     log:
         "logs/liu2025_dlr/shap_{backbone}.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("shap"),
     threads: 1
     resources:
         mem_mb=4000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 shap --cfg {params.cfg} --backbone {wildcards.backbone} --models {input.models} "
+        "vfrepro liu2025_dlr shap --cfg {params.cfg} --backbone {wildcards.backbone} --models {input.models} "
         "--fused {input.fused} --table {output.table} --bar {output.bar} --beeswarm {output.beeswarm} "
         "--decision {output.decision} > {log} 2>&1"
 
 
-rule liu2025_nomogram:
+rule liu2025_dlr_nomogram:
     input:
         # The combined model uses the RadImageNet fused model's Radscore (the paper's best).
         fused=f"{LIU}/radimagenet/fused.csv",
@@ -245,44 +252,43 @@ rule liu2025_nomogram:
     output:
         summary=f"{LIU}/combined_model.json",
         predictions=f"{LIU}/combined_predictions.csv",
-        nomogram=report(f"{LIU}/nomogram.png", caption="../report/liu2025_dlr_nomogram.rst",
+        nomogram=report(f"{LIU}/nomogram.png", caption="../../../report/liu2025_dlr_nomogram.rst",
                         category="liu2025_dlr", subcategory="Combined model"),
-        calibration=report(f"{LIU}/calibration.png", caption="../report/liu2025_dlr_calibration.rst",
+        calibration=report(f"{LIU}/calibration.png", caption="../../../report/liu2025_dlr_calibration.rst",
                            category="liu2025_dlr", subcategory="Combined model"),
     log:
         "logs/liu2025_dlr/nomogram.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("nomogram"),
     threads: 1
     resources:
         mem_mb=2000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 nomogram --cfg {params.cfg} --fused {input.fused} --cohort {input.cohort} "
+        "vfrepro liu2025_dlr nomogram --cfg {params.cfg} --fused {input.fused} --cohort {input.cohort} "
         "--summary {output.summary} --nomogram {output.nomogram} --calibration {output.calibration} "
         "--predictions {output.predictions} > {log} 2>&1"
 
 
-rule liu2025_table3:
+rule liu2025_dlr_table3:
     input:
         metrics=f"{LIU}/metrics.csv",
         meta=expand(f"{LIU}/deep/{{b}}_meta.json", b=LIU_BACKBONES),
     output:
-        csv=report(f"{LIU}/table3.csv", caption="../report/liu2025_dlr_table3.rst", category="liu2025_dlr",
+        csv=report(f"{LIU}/table3.csv", caption="../../../report/liu2025_dlr_table3.rst", category="liu2025_dlr",
                    subcategory="Table 3"),
         md=f"{LIU}/table3.md",
         tex=f"{LIU}/table3.tex",
-        provenance=f"{LIU}/provenance.json",
     log:
         "logs/liu2025_dlr/table3.log",
     params:
-        cfg=LIU_CFG_ARG,
+        cfg=liu_params("table3"),
     threads: 1
     resources:
         mem_mb=1000,
     conda:
-        "../../envs/stats.yaml"
+        "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025 table3 --cfg {params.cfg} --metrics {input.metrics} --deep-meta {input.meta} "
-        "--csv {output.csv} --md {output.md} --tex {output.tex} --provenance {output.provenance} > {log} 2>&1"
+        "vfrepro liu2025_dlr table3 --cfg {params.cfg} --metrics {input.metrics} --deep-meta {input.meta} "
+        "--csv {output.csv} --md {output.md} --tex {output.tex} > {log} 2>&1"

@@ -2,11 +2,14 @@
 # VGG16 (Sanchez Rosenberg et al.; seed 001). Per architecture: patient-grouped k-fold CV over
 # the config grid on the training splits, refit on all of them, predict the test split
 # (src/vfrepro/deep). Then Figure 4 layout (published beside reproduced), ROC + DeLong, CAMs.
+# Constants and input functions: common.smk beside this file. Each rule's config params hold
+# only the keys its command reads (the registry's stage_config, src/vfrepro/data/studies.yaml).
 
 rule rosenberg_xray_train:
     input:
         manifest=VALIDATED_MANIFEST,
-        passed=lambda w: checkpoints.ingest_gate.get().output.cases,
+        passed=lambda w: passed_cases_file(),
+        weights=rx_weights,
     output:
         model=f"{RX}/{{arch}}/model.pt",
         predictions=f"{RX}/{{arch}}/predictions.csv",
@@ -19,16 +22,16 @@ rule rosenberg_xray_train:
     wildcard_constraints:
         arch="|".join(RX_ARCHS),
     params:
-        cfg=RX_CFG_ARG,
+        cfg=lambda w: rx_params("train", w.arch),
         out=lambda w: f"{RX}/{w.arch}",
     threads: RX_CFG.get("threads", 1)
     resources:
         gpu=1,
         mem_mb=RX_CFG.get("mem_mb", 4000),
     conda:
-        "../../envs/deep.yaml"
+        "../../../../envs/deep.yaml"
     shell:
-        "vfrepro train-cnn --study rosenberg_xray --arch {wildcards.arch} --manifest {input.manifest} "
+        "vfrepro rosenberg_xray train --arch {wildcards.arch} --manifest {input.manifest} "
         "--cases {input.passed} --config-json {params.cfg} --out {params.out} "
         "--threads {threads} > {log} 2>&1"
 
@@ -36,11 +39,11 @@ rule rosenberg_xray_train:
 rule rosenberg_xray_cam:
     input:
         manifest=VALIDATED_MANIFEST,
-        passed=lambda w: checkpoints.ingest_gate.get().output.cases,
+        passed=lambda w: passed_cases_file(),
         model=f"{RX}/{{arch}}/model.pt",
         predictions=f"{RX}/{{arch}}/predictions.csv",
     output:
-        png=report(f"{RX}/cam_{{arch}}.png", caption="../report/rosenberg_xray_cam.rst",
+        png=report(f"{RX}/cam_{{arch}}.png", caption="../../../report/rosenberg_xray_cam.rst",
                    category="rosenberg_xray"),
         csv=f"{RX}/cam_{{arch}}.csv",
     log:
@@ -48,17 +51,20 @@ rule rosenberg_xray_cam:
     wildcard_constraints:
         arch="|".join(RX_ARCHS),
     params:
+        # the registry's stage_config of this rule: seed, cam.per_group, cam.target_layer
         per_group=RX_CFG.get("cam", {}).get("per_group", 4),
         seed=RX_CFG.get("seed", 0),
+        target_layer=rx_target_layer,
     threads: 1
     resources:
         mem_mb=2000,
     conda:
-        "../../envs/deep.yaml"
+        "../../../../envs/deep.yaml"
     shell:
-        "vfrepro cam-cnn --model {input.model} --predictions {input.predictions} "
+        "vfrepro rosenberg_xray cam --model {input.model} --predictions {input.predictions} "
         "--manifest {input.manifest} --cases {input.passed} --out-png {output.png} "
-        "--out-csv {output.csv} --per-group {params.per_group} --seed {params.seed} > {log} 2>&1"
+        "--out-csv {output.csv} --per-group {params.per_group} --seed {params.seed} "
+        "{params.target_layer} > {log} 2>&1"
 
 
 rule rosenberg_xray_evaluate:
@@ -66,25 +72,26 @@ rule rosenberg_xray_evaluate:
         predictions=expand(f"{RX}/{{arch}}/predictions.csv", arch=RX_ARCHS),
         infos=expand(f"{RX}/{{arch}}/train_info.json", arch=RX_ARCHS),
     output:
-        metrics=report(f"{RX}/metrics.csv", caption="../report/rosenberg_xray_metrics.rst",
+        metrics=report(f"{RX}/metrics.csv", caption="../../../report/rosenberg_xray_metrics.rst",
                        category="rosenberg_xray"),
-        figure4=report(f"{RX}/figure4_table.csv", caption="../report/rosenberg_xray_figure4.rst",
+        figure4=report(f"{RX}/figure4_table.csv", caption="../../../report/rosenberg_xray_figure4.rst",
                        category="rosenberg_xray"),
         delong=f"{RX}/delong.json",
         confusion=report(f"{RX}/confusion_matrices.png",
-                         caption="../report/rosenberg_xray_confusion.rst", category="rosenberg_xray"),
-        roc=report(f"{RX}/roc.png", caption="../report/rosenberg_xray_roc.rst",
+                         caption="../../../report/rosenberg_xray_confusion.rst", category="rosenberg_xray"),
+        roc=report(f"{RX}/roc.png", caption="../../../report/rosenberg_xray_roc.rst",
                    category="rosenberg_xray"),
     log:
         "logs/rosenberg_xray/evaluate.log",
     params:
+        # the registry's stage_config of this rule: archs
         archs=" ".join(RX_ARCHS),
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: 1
     resources:
         mem_mb=1000,
     conda:
-        "../../envs/deep.yaml"
+        "../../../../envs/deep.yaml"
     shell:
-        "vfrepro evaluate-cnn --study rosenberg_xray --archs {params.archs} "
+        "vfrepro rosenberg_xray evaluate --archs {params.archs} "
         "--predictions {input.predictions} --infos {input.infos} --out {params.out} > {log} 2>&1"

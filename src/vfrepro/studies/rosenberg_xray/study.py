@@ -1,0 +1,39 @@
+"""rosenberg_xray's rows and crops for the shared CNN engine."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...deep.data import CropSpec, check_columns, crop_spec_from_config
+from ...errors import InputError
+
+STUDY = "rosenberg_xray"
+CLASSES = ["0", "1"]          # no fracture, fracture (manifest column `fracture`)
+CLASS_NAMES = {"0": "no fracture", "1": "fracture"}
+LABEL_COL = "fracture"
+COLUMNS = ("case_id", "xray_lateral_path", "lat_x0", "lat_y0", "lat_x1", "lat_y1", "fracture", "split")
+
+
+def crop_spec(cfg: dict) -> CropSpec:
+    return crop_spec_from_config(cfg, rotation_deg=10, hflip=True, vflip=False, shift=0.05)
+
+
+def prepare(table: pd.DataFrame, cfg: dict):
+    """Training rows (splits ``train_splits``) and test rows (``test_splits``, dataset 'test')."""
+    check_columns(table, COLUMNS, STUDY)
+    t = table[table["fracture"].notna()].copy()
+    t["fracture"] = t["fracture"].astype(int).astype(str)
+    tr = t[t["split"].isin(cfg.get("train_splits", ["train"]))].reset_index(drop=True)
+    ev = t[t["split"].isin(cfg.get("test_splits", ["internal"]))].reset_index(drop=True)
+    overlap = set(tr["case_id"]) & set(ev["case_id"])
+    if overlap:
+        raise InputError(f"case(s) in both the training and the test splits: {sorted(overlap)[:5]}",
+                         case=sorted(overlap)[0], field="split")
+    for name, part in (("training", tr), ("test", ev)):
+        n = part["fracture"].value_counts()
+        if len(n) < 2:
+            raise InputError(f"rosenberg_xray: the {name} rows (splits "
+                             f"{cfg.get('train_splits' if name == 'training' else 'test_splits')}) "
+                             f"need both fracture classes, found {n.to_dict()}", field="fracture")
+    ev["dataset"] = "test"
+    return tr, ev
