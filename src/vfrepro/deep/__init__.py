@@ -6,5 +6,6 @@ detection) · data (crops from manifest rows, array and detection datasets, fact
 patient-grouped splits/folds) · train (the one loop: optimisers, schedulers, samplers, checkpoints,
 CSV log, determinism, AMP/channels-last on GPU) · cv (patient-grouped k-fold grid search whose
 folds train as the refit does) · cam (CAM / Grad-CAM on a named layer) · resnet_features
-(liu2025_dlr deep features) · cli (the `vfrepro train-cnn` / `evaluate-cnn` commands).
+(liu2025_dlr deep features). The commands that drive it are the studies' own
+(`vfrepro <study> train`, src/vfrepro/studies/cli_common.py).
 """

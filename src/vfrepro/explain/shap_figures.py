@@ -23,8 +23,15 @@ def shap_values(model, name: str, X_train: pd.DataFrame, X_explain: pd.DataFrame
         kind = "TreeExplainer"
     else:
         bg = shap.kmeans(X_train.to_numpy(), min(background, len(X_train)))
-        ex = shap.KernelExplainer(model.predict_proba, bg, seed=seed)
-        vals = ex.shap_values(X_explain.to_numpy(), nsamples=nsamples, silent=True)
+        ex = shap.KernelExplainer(model.predict_proba, bg)
+        # KernelExplainer draws its coalitions from numpy's global RNG (its `seed` argument is
+        # ignored in shap 0.51): seed that, so the same config gives the same SHAP tables.
+        state = np.random.get_state()
+        np.random.seed(seed % 2**32)
+        try:
+            vals = ex.shap_values(X_explain.to_numpy(), nsamples=nsamples, silent=True)
+        finally:
+            np.random.set_state(state)
         kind = f"KernelExplainer (k-means background {min(background, len(X_train))}, nsamples {nsamples})"
     if isinstance(vals, list):
         vals = np.stack(vals, axis=-1)
