@@ -28,6 +28,7 @@ for _study in registry.built():
 
 
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/reproduction.smk"
 
 
 rule all:

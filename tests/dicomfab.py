@@ -34,13 +34,18 @@ def sphere_slices(n=24, size=48, spacing=(0.8, 0.8), step=2.0, radius=14.0, tilt
     return out, row, col
 
 
+def study_uid_of(folder: Path) -> str:
+    """The StudyInstanceUID write_series gives a folder's series unless told otherwise."""
+    return generate_uid(entropy_srcs=[str(folder), "study"])
+
+
 def write_series(folder: Path, slices, row, col, spacing=(0.8, 0.8), modality="CT",
                  series_uid=None, drop=(), duplicate=None, orientation_override=None,
-                 omit_field=None, thickness=2.0):
+                 omit_field=None, thickness=2.0, study_uid=None, patient_id=None, edit=None):
     """Write one file per slice; faults on request (drop indices, duplicate a position, ...)."""
     folder.mkdir(parents=True, exist_ok=True)
     series_uid = series_uid or generate_uid(entropy_srcs=[str(folder)])
-    study_uid = generate_uid(entropy_srcs=[str(folder), "study"])
+    study_uid = study_uid or study_uid_of(folder)
     for k, (pos, arr) in enumerate(slices):
         if k in drop:
             continue
@@ -73,7 +78,11 @@ def write_series(folder: Path, slices, row, col, spacing=(0.8, 0.8), modality="C
         ds.PhotometricInterpretation = "MONOCHROME2"
         ds.RescaleSlope, ds.RescaleIntercept = 1, 0
         ds.PixelData = arr.astype(np.int16).tobytes()
+        if patient_id is not None:
+            ds.PatientID = patient_id
         if omit_field and k == 0:
             delattr(ds, omit_field)
+        if edit is not None:  # edit(k, ds): a fault in some slices
+            edit(k, ds)
         ds.save_as(folder / f"{k:03d}.dcm", enforce_file_format=True)
     return folder

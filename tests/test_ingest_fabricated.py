@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from tests.dicomfab import PHI, sphere_slices, write_series
+from tests.dicomfab import PHI, sphere_slices, study_uid_of, write_series
 from vfrepro.cli import main
 from vfrepro.ingest.run import ingest_case, ingest_cases
 
@@ -71,7 +71,8 @@ def test_missing_geometry_field_names_file_and_field(tmp_path):
 def test_largest_series_kept_with_note(tmp_path):
     folder = sphere_dir(tmp_path)
     slices, r, c = sphere_slices(n=3)
-    write_series(folder / "scout", slices, r, c, series_uid="1.2.3.4")
+    # a localiser of the same study (another study in the folder is refused: test_ingest_corrupt)
+    write_series(folder / "scout", slices, r, c, series_uid="1.2.3.4", study_uid=study_uid_of(folder))
     row, image = ingest_case("c0000000001", str(folder), None)
     assert row["status"] == "ok" and row["n_series"] == 2 and image.GetSize()[2] == 24
     assert "kept the largest (24 slices)" in row["notes"]

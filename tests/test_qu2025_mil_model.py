@@ -42,15 +42,15 @@ def test_forward_shapes_and_order_invariance():
                             probe_size=(3, 16, 16)).eval()
     x = torch.randn(2, 5, 3, 16, 16)
     out = m(x)
-    assert out["bag_logits"].shape == (2, 6) and out["instance_logits"].shape == (2, 5, 6)
-    assert out["attention"].shape == (2, 5) and out["super_logits"].shape == (2, 3)
+    assert out["bag"].shape == (2, 6) and out["instance_class"].shape == (2, 5, 6)
+    assert out["attention"].shape == (2, 5) and out["super"].shape == (2, 3)
     assert torch.allclose(out["attention"].sum(1), torch.ones(2))
     perm = torch.tensor([3, 0, 4, 1, 2])
     out_p = m(x[:, perm])
-    assert torch.allclose(out["bag_logits"], out_p["bag_logits"], atol=1e-5)
-    assert torch.allclose(out["super_logits"], out_p["super_logits"], atol=1e-5)
+    assert torch.allclose(out["bag"], out_p["bag"], atol=1e-5)
+    assert torch.allclose(out["super"], out_p["super"], atol=1e-5)
     assert torch.allclose(out["attention"][:, perm], out_p["attention"], atol=1e-6)
-    assert torch.allclose(out["instance_logits"][:, perm], out_p["instance_logits"], atol=1e-5)
+    assert torch.allclose(out["instance_class"][:, perm], out_p["instance_class"], atol=1e-5)
     with pytest.raises(ValueError, match="B, N, C, H, W"):
         m(x[0])
 
@@ -58,9 +58,9 @@ def test_forward_shapes_and_order_invariance():
 def test_backbone_giving_vectors_and_alexnet_features():
     m = M.GatedAttentionMIL(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 10)), n_classes=2,
                             feature_dim=4, attn_dim=3, probe_size=(3, 8, 8))
-    assert m(torch.randn(1, 5, 3, 8, 8))["bag_logits"].shape == (1, 2)
+    assert m(torch.randn(1, 5, 3, 8, 8))["bag"].shape == (1, 2)
     feats, how = M.alexnet_backbone()
-    assert how == "random init"
+    assert how.startswith("random")
     m = M.GatedAttentionMIL(feats, n_classes=6, feature_dim=8, attn_dim=4, probe_size=(3, 64, 64))
     assert m.feature[0].in_features == 256
     assert m(torch.randn(1, 5, 3, 64, 64))["attention"].shape == (1, 5)
@@ -68,9 +68,9 @@ def test_backbone_giving_vectors_and_alexnet_features():
 
 def test_losses_per_view_and_both_instance_readings():
     torch.manual_seed(0)
-    out = {"bag_logits": torch.randn(2, 6, requires_grad=True),
-           "instance_logits": torch.randn(2, 5, 6, requires_grad=True),
-           "super_logits": torch.randn(2, 3, requires_grad=True)}
+    out = {"bag": torch.randn(2, 6, requires_grad=True),
+           "instance_class": torch.randn(2, 5, 6, requires_grad=True),
+           "super": torch.randn(2, 3, requires_grad=True)}
     tg = {"bag": torch.tensor([1, 5]), "super": torch.tensor([0, 2]),
           "instance_class": torch.tensor([[1, 5, 5, -1, 1], [5, 5, 5, 5, 5]])}
     loss_s, t_s = M.mil_loss(out, tg, "S")
@@ -79,7 +79,7 @@ def test_losses_per_view_and_both_instance_readings():
     assert set(t_z) == {"bag", "instance", "super"}
     assert float(loss_z.detach()) == pytest.approx(t_z["bag"] + 2 * t_z["super"], rel=1e-5)
     _, t_v = M.mil_loss(out, tg, "Z", instance_term="variance")
-    p = torch.softmax(out["instance_logits"], -1)
+    p = torch.softmax(out["instance_class"], -1)
     assert t_v["instance"] == pytest.approx(float(p.detach().var(1, unbiased=False).mean()), rel=1e-5)
     same = torch.zeros(2, 5, 6)
     assert float(M.instance_variance(same)) == 0.0
@@ -123,7 +123,7 @@ def test_tiny_bag_model_learns_a_planted_instance():
     m.eval()
     with torch.no_grad():
         out = m(xte)
-    acc = (out["bag_logits"].argmax(1) == yte).float().mean().item()
+    acc = (out["bag"].argmax(1) == yte).float().mean().item()
     print("planted: bag accuracy", acc)
     assert acc >= 0.9, acc
     pos = yte == 1

@@ -17,6 +17,8 @@ xu2023_vcf:
   n_boot: 51
 rosenberg_xray:
   cam: {per_group: 3}
+wang2024_twostage:
+  n_boot: 21
 """
 
 EXPECTED = {
@@ -24,6 +26,7 @@ EXPECTED = {
     "xu2023_vcf_evaluate": 1,
     "xu2023_vcf_reader_study": 1,
     "rosenberg_xray_cam": 1,         # the tiny config draws CAMs of resnet18 only
+    "wang2024_twostage_evaluate": 1,  # F1 bootstrap CIs only: no detector or classifier refit
     "provenance_config": 1,          # holds the whole resolved config: any change reruns it
     "provenance": len(registry.built()),  # one record per study (all enabled), after its outputs
     "all": 1,

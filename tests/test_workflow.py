@@ -106,6 +106,11 @@ def test_paper_preset_plans_and_restores_paper_settings(tmp_path):
         assert (rx["train"]["lr"], rx["train"]["epochs"], rx["cv"]["folds"]) == (0.00016, 200, 10), arch
     assert cfg["xu2023_vcf"]["train"]["epochs"] == 25 and cfg["xu2023_vcf"]["input_size"] == 224
     assert cfg["liu2025_dlr"]["weights"]["init"] == "pretrained"
+    qu = cfg["qu2025_mil"]
+    assert (qu["transforms"]["resize"], qu["transforms"]["crop"], qu["bags"]["n_slices"]) == (256, 224, 5)
+    wang = cfg["wang2024_twostage"]
+    assert (wang["slices"]["input_size"], wang["detector"]["augment"], wang["detector"]["train"]["batch_size"],
+            wang["detector"]["train"]["epochs"], wang["classifier"]["train"]["epochs"]) == (1024, "offline8", 3, 5, 15)
 
 
 @pytest.mark.slow
@@ -132,3 +137,16 @@ def test_study_branches_in_the_dag(pipeline_run):
     # xu2023_vcf: fractured vertebrae, evaluated per dataset.
     t2 = pd.read_csv(res / "xu2023_vcf/table2.csv")
     assert "test" in set(t2["dataset"]) and "prospective" in set(t2["dataset"])
+    # qu2025_mil: one bag pair per vertebra, S / Z / ensemble evaluated on the validation rows.
+    bags = pd.read_csv(res / "qu2025_mil/bags.csv")
+    assert len(bags) == len(manifest[manifest["ao_type"].notna()])
+    acc = pd.read_csv(res / "qu2025_mil/accuracy.csv")
+    assert list(acc["row"]) == ["S", "Z", "ensemble"] and acc["published"].notna().all()
+    assert (res / "qu2025_mil/gradcam_S.png").is_file() and (res / "qu2025_mil/reader_study.md").is_file()
+    # wang2024_twostage: both detectors trained on training slices only, every dataset in Table 3.
+    for b in ("resnet18", "mobilenet_v2"):
+        info = json.loads((res / f"wang2024_twostage/detect/{b}/info.json").read_text())
+        slices = pd.read_csv(res / "wang2024_twostage/slices/slices.csv")
+        assert info["n_train_slices"] == slices.loc[slices["split"] == "train", "slice_id"].nunique()
+    t3 = pd.read_csv(res / "wang2024_twostage/table3.csv")
+    assert {"training", "test", "alternative hospital"} <= set(t3["dataset"])

@@ -7,6 +7,8 @@ import importlib
 import sys
 
 from . import registry
+from .errors import InputError
+from .io_safety import check_args
 
 # Subcommand -> the module whose add_parser(subparsers) defines it (and sets `func`). A run
 # imports only the module of its own subcommand: importing every stage (scipy.stats, torch,
@@ -24,6 +26,9 @@ SUBCOMMANDS = {
     "harmonize": "vfrepro.harmonize.cli",
     "radiomics": "vfrepro.radiomics.cli",
     "provenance": "vfrepro.provenance_cli",
+    "tables": "vfrepro.evaluate.reproduction_cli",
+    "reproduction": "vfrepro.evaluate.reproduction_cli",
+    "reproduction-report": "vfrepro.evaluate.reproduction_cli",
     **{name: f"{registry.get(name).package}.cli" for name in registry.built()},
 }
 COMMAND_MODULES = list(dict.fromkeys(SUBCOMMANDS.values()))
@@ -46,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     module = SUBCOMMANDS.get(argv[0]) if argv else None
     args = build_parser([module] if module else None).parse_args(argv)
+    try:
+        check_args(args)  # an output that is also an input would overwrite it
+    except InputError as exc:
+        print(f"vfrepro {args.command}: {exc}", file=sys.stderr)
+        return 2
     return int(args.func(args) or 0)
 
 

@@ -9,6 +9,9 @@ import os
 # Demo salt. A real cohort must set its own secret `deid.salt` in config, or anyone who can
 # guess a patient key could recompute the pseudonym.
 DEFAULT_SALT = "vfrepro-demo-salt"
+DEMO_SALT_WARNING = ("WARNING: a real cohort (cohort.source: manifest) is pseudonymised with the PUBLIC "
+                     "demo salt: anyone who can guess a patient id can recompute its case id. Export "
+                     "VFREPRO_SALT (a secret) and rerun from validate-manifest.")
 
 
 def case_id(patient_key: str, salt: str = DEFAULT_SALT) -> str:

@@ -14,8 +14,8 @@ rule synth:
     conda:
         "../../envs/core.yaml"
     shell:
-        "vfrepro synth --out {params.out} --n-patients {params.n} --seed {params.seed} "
-        "--sites {params.sites} > {log} 2>&1"
+        "vfrepro synth --out {params.out:q} --n-patients {params.n:q} --seed {params.seed:q} "
+        "--sites {params.sites:q} > {log:q} 2>&1"
 
 
 rule validate_manifest:
@@ -27,11 +27,12 @@ rule validate_manifest:
         "logs/cohort/validate_manifest.log",
     params:
         studies=",".join(enabled_studies()),
+        real="--real-cohort" if config["cohort"]["source"] == "manifest" else "",
     threads: 1
     resources:
         mem_mb=1000,
     conda:
         "../../envs/core.yaml"
     shell:
-        "vfrepro validate-manifest --manifest {input} --out {output} "
-        "--studies '{params.studies}' > {log} 2>&1"
+        "vfrepro validate-manifest --manifest {input:q} --out {output:q} "
+        "--studies {params.studies:q} {params.real:q} > {log:q} 2>&1"

@@ -3,6 +3,7 @@
 import json
 import os
 import shlex
+import sys
 
 import pandas as pd
 from snakemake.utils import validate
@@ -66,6 +67,13 @@ def raw_manifest():
     if not config["cohort"]["manifest"]:
         raise ValueError("config cohort.source is 'manifest' but cohort.manifest is empty")
     return config["cohort"]["manifest"]
+
+
+if config["cohort"]["source"] == "manifest":
+    from vfrepro.deid import DEFAULT_SALT, DEMO_SALT_WARNING, default_salt
+
+    if default_salt() == DEFAULT_SALT:  # once per invocation, on the console
+        print(DEMO_SALT_WARNING, file=sys.stderr)
 
 
 def passed_cases_file():
@@ -145,7 +153,7 @@ def site_cases(site):
 
 def get_final_output(wildcards):
     """Everything the default target builds: the shared stages', then each enabled study's
-    registry targets and its provenance record."""
+    registry targets and its provenance record, then the reproduction verdicts and summary."""
     index = cohort_index()
     targets = ["results/ingest/qc.csv"]
     targets += expand("results/preprocess/{case}/summary.json", case=ok_cases())
@@ -154,7 +162,26 @@ def get_final_output(wildcards):
     for study in enabled_studies():
         targets += STUDY_TARGETS[study]()
         targets += expand("results/{study}/provenance/provenance.{ext}", study=study, ext=["json", "md"])
+    # the verdicts and the reviewer summary (workflow/rules/reproduction.smk)
+    targets += reproduction_targets()
     return targets
+
+
+# ---- the reproduction verdicts: constants of workflow/rules/reproduction.smk ----
+
+REPRODUCTION_REPORT = "results/reproduction_report.md"
+
+
+def reproduction_studies():
+    """Enabled studies with a reproduction stage (registry-driven: a study without one, e.g.
+    a branch still being built, is left out and named in the summary)."""
+    return [s for s in enabled_studies() if "reproduction" in registry.stages(s)]
+
+
+def reproduction_targets():
+    out = expand("results/{study}/{f}", study=reproduction_studies(),
+                 f=["reproduction.csv", "reproduction_forest.png"])
+    return out + [REPRODUCTION_REPORT] if out else []
 
 
 # ---- provenance: constants of workflow/rules/provenance.smk ----

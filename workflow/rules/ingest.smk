@@ -20,10 +20,10 @@ rule ingest:
         "../../envs/core.yaml"
     shell:
         # Always writes qc.csv; the policy on failed cases is the gate's.
-        "vfrepro ingest --manifest {input} --out {params.out} --exclude-failed "
-        "--threads {threads} {params.tilt} --max-tilt-deg {params.max_tilt} "
-        "--spacing-tolerance {params.tol} --min-slices {params.min_slices} "
-        "--modality {params.modality} > {log} 2>&1"
+        "vfrepro ingest --manifest {input:q} --out {params.out:q} --exclude-failed "
+        "--threads {threads} {params.tilt:q} --max-tilt-deg {params.max_tilt:q} "
+        "--spacing-tolerance {params.tol:q} --min-slices {params.min_slices:q} "
+        "--modality {params.modality:q} > {log:q} 2>&1"
 
 
 checkpoint ingest_gate:
@@ -41,4 +41,4 @@ checkpoint ingest_gate:
     conda:
         "../../envs/core.yaml"
     shell:
-        "vfrepro ingest-gate --qc {input.qc} --out {output.cases} {params.exclude} > {log} 2>&1"
+        "vfrepro ingest-gate --qc {input.qc:q} --out {output.cases:q} {params.exclude:q} > {log:q} 2>&1"

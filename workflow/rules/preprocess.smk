@@ -11,7 +11,7 @@ rule preprocess:
         "logs/preprocess/{case}.log",
     params:
         labels=lambda w: case_labels(w.case),
-        spacing=" ".join(str(s) for s in config["preprocess"]["spacing"]),
+        spacing=[str(s) for s in config["preprocess"]["spacing"]],
         min_voxels=config["preprocess"]["min_mask_voxels"],
     threads: 1
     resources:
@@ -19,10 +19,10 @@ rule preprocess:
     conda:
         "../../envs/core.yaml"
     shell:
-        "vfrepro preprocess --case-id {wildcards.case} --image {input.image} --mask {input.mask} "
-        "--labels {params.labels} --spacing {params.spacing} --min-voxels {params.min_voxels} "
-        "--out-image {output.image} --out-mask {output.mask} --out-summary {output.summary} "
-        "> {log} 2>&1"
+        "vfrepro preprocess --case-id {wildcards.case:q} --image {input.image:q} --mask {input.mask:q} "
+        "--labels {params.labels:q} --spacing {params.spacing:q} --min-voxels {params.min_voxels:q} "
+        "--out-image {output.image:q} --out-mask {output.mask:q} --out-summary {output.summary:q} "
+        "> {log:q} 2>&1"
 
 
 rule preprocess_reader2:
@@ -43,6 +43,6 @@ rule preprocess_reader2:
     conda:
         "../../envs/core.yaml"
     shell:
-        "vfrepro preprocess --case-id {wildcards.case} --image {input.image} --mask {input.mask} "
-        "--labels {params.labels} --min-voxels {params.min_voxels} "
-        "--reference {input.reference} --out-mask {output.mask} > {log} 2>&1"
+        "vfrepro preprocess --case-id {wildcards.case:q} --image {input.image:q} --mask {input.mask:q} "
+        "--labels {params.labels:q} --min-voxels {params.min_voxels:q} "
+        "--reference {input.reference:q} --out-mask {output.mask:q} > {log:q} 2>&1"

@@ -20,7 +20,7 @@ rule provenance_config:
     conda:
         "../../envs/core.yaml"
     shell:
-        "printf '%s\\n' {params.cfg} > {output} 2> {log}"
+        "printf '%s\\n' {params.cfg} > {output:q} 2> {log:q}"
 
 
 rule provenance:
@@ -43,5 +43,5 @@ rule provenance:
     conda:
         "../../envs/core.yaml"
     shell:
-        "vfrepro provenance --config-json {input.config} --study {wildcards.study} "
-        "--repo {params.repo} --outputs {input.outputs} --out {output.json} {output.md} > {log} 2>&1"
+        "vfrepro provenance --config-json {input.config:q} --study {wildcards.study:q} "
+        "--repo {params.repo:q} --outputs {input.outputs:q} --out {output.json:q} {output.md:q} > {log:q} 2>&1"

@@ -14,7 +14,8 @@ rule qc_montage:
     log:
         "logs/qc/montage_{site}.log",
     params:
-        cases=lambda w: " ".join(site_cases(w.site)),
+        cases=lambda w: site_cases(w.site),
+        title=lambda w: f"site {w.site}",
         max_cases=config["qc"]["montage_max_cases"],
     threads: 1
     resources:
@@ -22,5 +23,5 @@ rule qc_montage:
     conda:
         "../../envs/core.yaml"
     shell:
-        "vfrepro montage --images {input.images} --masks {input.masks} --case-ids {params.cases} "
-        "--title 'site {wildcards.site}' --max-cases {params.max_cases} --out {output} > {log} 2>&1"
+        "vfrepro montage --images {input.images:q} --masks {input.masks:q} --case-ids {params.cases:q} "
+        "--title {params.title:q} --max-cases {params.max_cases:q} --out {output:q} > {log:q} 2>&1"

@@ -33,6 +33,19 @@ PATH_COLUMNS = ("dicom_dir", "mask_path", "mask_reader2_path", "lesion_path", "x
 # Per-patient attributes: every row of one patient must agree on them.
 PATIENT_COLUMNS = ("site", "split", "dicom_dir", "mask_path", "mask_reader2_path", "lesion_path")
 
+# Files that belong to one patient: the same one under two patient ids (e.g. in train and in an
+# external split) is leakage, refused.
+OWN_FILE_COLUMNS = ("dicom_dir", "mask_path", "mask_reader2_path", "lesion_path")
+
+
+def _shown(raw, base: Path) -> str | None:
+    """How a manifest path may appear in a message: relative to the manifest's folder, or not at
+    all (an absolute cohort path may carry a patient's name)."""
+    try:
+        return (base / str(raw)).resolve().relative_to(base).as_posix()
+    except ValueError:
+        return None
+
 
 def manifest_schema() -> dict:
     """The JSON schema of one manifest row (package data, shared with the docs)."""
@@ -127,13 +140,23 @@ def load_manifest(path: str | Path, studies: list[str] | tuple[str, ...] = (),
 
     base = path.resolve().parent
     for col in [c for c in PATH_COLUMNS if c in df.columns]:
+        raw = df[col].copy()
         df[col] = [None if (isinstance(v, float) and math.isnan(v)) or v is None
                    else str((base / str(v)).resolve()) for v in df[col]]
         if check_files:
             for i, v in df[col].items():
                 if v is not None and not Path(v).exists():
                     raise InputError(f"{col} does not exist (row {i + 2})", case=df.at[i, "case_id"],
-                                     path=v, field=col)
+                                     path=_shown(raw[i], base), field=col)
+    for col in [c for c in OWN_FILE_COLUMNS if c in df.columns]:
+        owners = df.dropna(subset=[col]).groupby(col)["case_id"].unique()
+        shared = owners[owners.map(len) > 1]
+        if len(shared):
+            cases_ = sorted(shared.iloc[0])
+            rows = (df.index[df[col] == shared.index[0]] + 2).tolist()[:10]
+            raise InputError(f"the same {col} is given for {len(cases_)} patients ({', '.join(cases_)}; "
+                             f"rows {rows}): one patient's images under two ids leak between splits",
+                             case=cases_[0], path=str(path.name), field=col)
 
     df = df.drop(columns=["patient_id"])
     front = ["case_id"] + [c for c in df.columns if c != "case_id"]

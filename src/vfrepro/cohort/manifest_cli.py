@@ -7,7 +7,7 @@ from pathlib import Path
 
 from vfrepro import registry
 from vfrepro.cohort.manifest import load_manifest
-from vfrepro.deid import default_salt
+from vfrepro.deid import DEFAULT_SALT, DEMO_SALT_WARNING, default_salt
 from vfrepro.errors import InputError
 
 
@@ -23,11 +23,15 @@ def add_parser(sub) -> None:
                    f"(known: {', '.join(registry.names())})")
     p.add_argument("--salt", default=default_salt(),
                    help="secret salt of the case pseudonyms (default: $VFREPRO_SALT, else the demo salt)")
+    p.add_argument("--real-cohort", action="store_true",
+                   help="the manifest is a real cohort (cohort.source: manifest): warn if the demo salt is in force")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     studies = [s for s in args.studies.split(",") if s]
+    if args.salt == DEFAULT_SALT and args.real_cohort:
+        print(DEMO_SALT_WARNING, file=sys.stderr)
     try:
         table = load_manifest(args.manifest, studies=studies, salt=args.salt)
     except InputError as exc:

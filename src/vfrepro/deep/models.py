@@ -9,7 +9,8 @@ Classifiers: resnet18/34/50, vgg11/16/16_bn, densenet121, mobilenet_v2 (torchvis
 final linear layer replaced) and alexnet (its convolutional ``features`` + global average pool +
 a new linear ``fc``: a CAM-able instance encoder for multiple-instance studies). Detectors:
 ``fasterrcnn_resnet18`` / ``fasterrcnn_mobilenet_v2`` (torchvision Faster R-CNN with an FPN on
-that backbone; trainable BatchNorm, since FrozenBatchNorm without loaded statistics is a no-op).
+that backbone, or ``fpn=False``: one stride-16 map; trainable BatchNorm, since FrozenBatchNorm
+without loaded statistics is a no-op).
 """
 
 from __future__ import annotations
@@ -205,8 +206,26 @@ def _classifier(arch: str) -> nn.Module:
     return getattr(tvm, arch)(weights=None)
 
 
+def _single_map(backbone: nn.Module, name: str) -> nn.Module:
+    """The backbone up to its last stride-16 stage, one feature map (the MATLAB Faster R-CNN's
+    layout: ResNet18 'res4b_relu' = layer3, 256 channels; MobileNetV2 'block_13_expand_relu' ~
+    features[:14], 96 channels)."""
+    if name == "resnet18":
+        body = nn.Sequential(backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool,
+                             backbone.layer1, backbone.layer2, backbone.layer3)
+        body.out_channels = 256
+    else:
+        body = nn.Sequential(*list(backbone.features)[:14])
+        body.out_channels = 96
+    return body
+
+
 def _detector(backbone: nn.Module, name: str, num_classes: int, min_size: int, max_size: int,
-              anchor_sizes: tuple, options: dict) -> nn.Module:
+              anchor_sizes: tuple, options: dict, fpn: bool = True) -> nn.Module:
+    if not fpn:
+        anchors = AnchorGenerator((tuple(anchor_sizes),), ((0.5, 1.0, 2.0),))
+        return FasterRCNN(_single_map(backbone, name), num_classes=num_classes, min_size=min_size,
+                          max_size=max_size, rpn_anchor_generator=anchors, **options)
     if name == "resnet18":
         body = _resnet_fpn_extractor(backbone, trainable_layers=5)
         n_maps = 5  # layer1-4 + the FPN's max-pool level
@@ -223,14 +242,15 @@ def build_model(arch: str, num_classes: int, weights: str | None = None, trainab
                 seed: int = 0, weights_key: str = "weights", layout: str = "auto",
                 weights_hint: str | None = None, min_size: int = 800, max_size: int = 1333,
                 anchor_sizes: tuple = (32, 64, 128, 256, 512),
-                detector_options: dict | None = None) -> tuple[nn.Module, str]:
+                detector_options: dict | None = None, fpn: bool = True) -> tuple[nn.Module, str]:
     """Build ``arch`` with a ``num_classes`` head (detectors: classes including background).
 
     Gives (model, init) where init says how the backbone was initialised ("random (seed S ...)"
     or "pretrained: <file>"). ``weights`` (a local file, see :func:`load_weights`) initialises
     the backbone; the head is always new. Detectors take the backbone classifier's file and
     ``min_size``/``max_size`` (torchvision's resize transform), ``anchor_sizes`` and any other
-    :class:`~torchvision.models.detection.FasterRCNN` keyword in ``detector_options``.
+    :class:`~torchvision.models.detection.FasterRCNN` keyword in ``detector_options``;
+    ``fpn=False`` gives one stride-16 feature map instead of an FPN (every anchor size on it).
     """
     fam = family(arch)
     torch.manual_seed(seed)
@@ -243,7 +263,8 @@ def build_model(arch: str, num_classes: int, weights: str | None = None, trainab
         init = f"random (seed {seed}; no weights file in config)"
     torch.manual_seed(seed + 1)
     if fam == "detection":
-        model = _detector(model, base, num_classes, min_size, max_size, anchor_sizes, detector_options or {})
+        model = _detector(model, base, num_classes, min_size, max_size, anchor_sizes, detector_options or {},
+                          fpn)
     else:
         replace_head(model, arch, num_classes)
     freeze(model, arch, trainable)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["ID_COLUMNS", "prob_columns", "truth_columns", "validate", "read", "class_index"]
+__all__ = ["ID_COLUMNS", "prob_columns", "truth_columns", "validate", "read", "class_index", "check_patient_splits"]
 
 ID_COLUMNS = ("case_id", ("level", "mask_label"), ("split", "dataset"))
 _SUM_TOL = 1e-4
@@ -108,3 +108,18 @@ def class_index(labels, classes) -> np.ndarray:
     """Class names -> indices 0..K-1 in the order of ``classes``."""
     lookup = {str(c): i for i, c in enumerate(classes)}
     return np.array([lookup[str(v)] for v in labels], dtype=int)
+
+
+def check_patient_splits(df: pd.DataFrame, path=None) -> None:
+    """A patient evaluated in two splits (``split``, else ``dataset``) leaks between them:
+    InputError naming the first row whose split differs from that patient's first row."""
+    col = "split" if "split" in df.columns else "dataset" if "dataset" in df.columns else None
+    if col is None:
+        return
+    patient = (df["patient"] if "patient" in df.columns else df["case_id"]).astype(str).to_numpy()
+    split = df[col].astype(str).to_numpy()
+    first: dict = {}
+    for i, (p, s) in enumerate(zip(patient, split)):
+        if first.setdefault(p, (i, s))[1] != s:
+            _bad(path, i, col, f"patient {p!r} is in split {s!r} here and in {first[p][1]!r} at row "
+                 f"{first[p][0]} (line {first[p][0] + 2}): one patient, one split")

@@ -19,7 +19,7 @@ import SimpleITK as sitk
 from vfrepro.errors import InputError
 from vfrepro.ingest.convert import correct_tilt, read_volume, to_image
 from vfrepro.ingest.geometry import GeometryError, order_slices
-from vfrepro.ingest.series import UNCOMPRESSED, choose_series, find_series
+from vfrepro.ingest.series import UNCOMPRESSED, check_rescale, choose_series, find_series
 
 QC_COLUMNS = ["case_id", "status", "reason", "nifti_path", "modality", "n_series", "n_slices",
               "size_x", "size_y", "size_z", "spacing_x", "spacing_y", "spacing_z",
@@ -56,6 +56,7 @@ def ingest_case(case_id: str, dicom_dir: str, out_path: str | Path | None,
     try:
         all_series = find_series(dicom_dir, case_id)
         series, note = choose_series(all_series, case_id)
+        check_rescale(series, case_id)
         first = series.slices[0]
         syntaxes = sorted(series.transfer_syntaxes)
         row.update(n_series=len(all_series), n_slices=len(series.slices), modality=first.modality,
@@ -93,10 +94,19 @@ def ingest_case(case_id: str, dicom_dir: str, out_path: str | Path | None,
         row.update(status="ok", reason="")
         return row, image
     except (InputError, GeometryError) as exc:
-        row["reason"] = str(exc)
+        row["reason"] = scrub_path(str(exc), dicom_dir)
     except Exception as exc:  # a decoder or library failure must not take the other cases down
-        row["reason"] = f"{type(exc).__name__}: {exc}"
+        row["reason"] = scrub_path(f"{type(exc).__name__}: {exc}", dicom_dir)
     return row, None
+
+
+def scrub_path(text: str, dicom_dir: str | Path) -> str:
+    """`text` with the case folder's path (which may carry a patient's name) replaced by
+    '<dicom_dir>': a library's message names the file it failed on by its absolute path."""
+    spellings = {str(dicom_dir), os.path.abspath(str(dicom_dir)), os.path.realpath(str(dicom_dir))}
+    for s in sorted((s.rstrip("/") for s in spellings if s and s.rstrip("/")), key=len, reverse=True):
+        text = text.replace(s, "<dicom_dir>")
+    return text
 
 
 def _worker(args) -> dict:

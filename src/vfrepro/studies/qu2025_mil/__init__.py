@@ -1,5 +1,15 @@
-"""qu2025_mil (Qu et al. 2025): gated-attention MIL on axial (S) and coronal (Z) CT slices,
-AO Spine A0-A4 and AZ. Phase 1: label maps, bags, dataset, model and losses, metrics.
+"""qu2025_mil (Qu et al., Health Informatics Journal 2025): gated-attention MIL on axial (S)
+and coronal (Z) CT slices, AO Spine A0-A4 and AZ.
+
+The paper: per case a bag of 5 S-type and 5 Z-type images, AlexNet convolutional layers ->
+feature layer -> gated attention (Ilse et al. 2018) -> bag classifier, an instance classifier,
+for Z a super-class head; cross-entropy losses; the ensemble takes Z's prediction, S's where Z
+says AZ; accuracy with 95% CI, per-class accuracy, confusion matrices, Grad-CAM, a reader study.
+
+Here: bags are cut from the preprocessed CT per vertebra (bags), labelled per view from the
+lesion map (labels), trained per view with the shared engine (study, model.MILTask), evaluated
+with the paper's metrics plus the instance-level AUC of attention (tables, metrics). What the
+paper leaves out is chosen (the modules' CHOSEN lists and config), written to chosen.csv.
 
 CHOSEN gathers every (setting, value, reason) this branch takes where the paper is silent or
 ambiguous; the outputs list it.
@@ -11,10 +21,10 @@ __all__ = ["CHOSEN", "chosen_table"]
 
 
 def _gather() -> list[tuple[str, str, str, str]]:
-    from . import bags, dataset, labels, metrics, model
+    from . import bags, dataset, labels, metrics, model, study
     out = []
     for name, mod in (("labels", labels), ("bags", bags), ("dataset", dataset), ("model", model),
-                      ("metrics", metrics)):
+                      ("metrics", metrics), ("study", study)):
         out += [(name, *row) for row in mod.CHOSEN]
     return out
 

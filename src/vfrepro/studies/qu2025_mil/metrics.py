@@ -40,6 +40,7 @@ def accuracy_ci(y_true, y_pred, conf_level: float = 0.95, method: str = "wilson"
     n = int(y_true.size)
     k = int(round(accuracy_score(y_true, y_pred, normalize=False)))
     lo, hi = proportion_confint(k, n, alpha=1 - conf_level, method=method)
+    lo, hi = min(max(float(lo), 0.0), k / n), max(min(float(hi), 1.0), k / n)   # float round-off at 0 / n
     return {"accuracy": k / n, "ci_low": float(lo), "ci_high": float(hi), "n": n, "correct": k,
             "method": method}
 

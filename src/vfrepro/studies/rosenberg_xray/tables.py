@@ -84,3 +84,42 @@ def evaluate(preds: dict[str, pd.DataFrame], inits: dict[str, str] | None = None
                                 names, [["TN", "FP"], ["FN", "TP"]]) for arch, m in metrics.items()]
     return {"metrics": metrics, "metrics_table": table, "figure4": fig4, "delong": delong(preds),
             "roc": [roc], "confusion": confusion}
+
+
+# the tables the reproduction verdict reads (results/rosenberg_xray/...)
+REPRODUCTION_INPUTS = ("metrics.csv",)
+
+
+def reproduced_long(results) -> pd.DataFrame:
+    """This study's reproduced numbers in the verdict's long form (vfrepro.evaluate.verdict):
+    from ``metrics.csv``, one row per (architecture, test, quantity); the AUC with its DeLong
+    CI, the proportions with their denominators (accuracy n, sensitivity TP+FN, specificity TN+FP)."""
+    from pathlib import Path
+    m = pd.read_csv(Path(results) / "metrics.csv")
+    rows = []
+    for r in m.to_dict("records"):
+        base = {"row": str(r["model"]), "column": "test"}
+        for q in COUNTS:
+            rows.append({**base, "quantity": q, "value": r[q]})
+        dens = {"accuracy": r["n"], "sensitivity": r["TP"] + r["FN"], "specificity": r["TN"] + r["FP"]}
+        for q, n in dens.items():
+            rows.append({**base, "quantity": q, "value": r[q], "n": n})
+        rows.append({**base, "quantity": "auc", "value": r["auc"], "ci_low": r["auc_ci_low"],
+                     "ci_high": r["auc_ci_high"], "ci_method": "DeLong"})
+    return pd.DataFrame(rows)
+
+
+# the predictions files of one run, one per architecture (``vfrepro tables`` NAME=CSV)
+PREDICTION_MODELS = ("resnet18", "vgg16")
+
+
+def from_predictions(paths: dict, out, cfg: dict, infos: dict | None = None) -> list[str]:
+    """The evaluate stage's files from the architectures' predictions files (its own command:
+    nothing recomputed differently). ``infos``: train_info.json per architecture (the init
+    column), optional."""
+    import argparse
+    from .cli import _evaluate
+    archs = list(paths)
+    _evaluate(argparse.Namespace(archs=archs, predictions=[str(paths[a]) for a in archs],
+                                 infos=[str(infos[a]) for a in archs] if infos else None, out=str(out)))
+    return ["metrics.csv", "figure4_table.csv", "delong.json", "confusion_matrices.png", "roc.png"]

@@ -182,3 +182,53 @@ def reader_study(table: pd.DataFrame, pred: pd.DataFrame, n_boot: int = 1000, se
     md = ("# xu2023_vcf reader study (Table 3 layout)\n\nReader AUCs from their one-hot labels, as the "
           "paper's; McNemar (with vs alone) on per-vertebra correctness.\n\n" + pub.markdown(df) + "\n")
     return df, md, f"reader study: {len(readers)} reader(s), {len(sub)} vertebrae"
+
+
+# the tables the reproduction verdict reads (results/xu2023_vcf/...)
+REPRODUCTION_INPUTS = ("table2.csv",)
+
+
+def reproduced_long(results) -> pd.DataFrame:
+    """This study's reproduced numbers in the verdict's long form (vfrepro.evaluate.verdict):
+    from ``table2.csv`` (percent as the paper, AUC as a fraction). Per class: the AUC with its
+    CI, accuracy (denominator: the dataset), sensitivity (the class), specificity (the other
+    classes); precision, F1, NPV and the overall row (a mean of one-vs-rest metrics) carry no
+    CI or denominator. A class without cases in a dataset: 'class absent'."""
+    from pathlib import Path
+    t = pd.read_csv(Path(results) / "table2.csv", keep_default_na=False, na_values=[""])
+    t = t[t["published_dataset"].notna() & (t["published_dataset"].astype(str) != "")]
+    rows = []
+    for ds, d in t.groupby("published_dataset", sort=False):
+        n_all = int(d.loc[d["class"] == "overall", "n"].iloc[0])
+        for r in d.to_dict("records"):
+            c, n_c = str(r["class"]), int(r["n"])
+            absent = "class absent from the dataset" if c != "overall" and n_c == 0 else ""
+            for m in TABLE_METRICS:
+                row = {"row": str(ds), "column": c, "quantity": m, "value": r[f"{m}_reproduced"],
+                       "scale": 1.0 if m == "auc" else 100.0, "reason": absent}
+                if m == "auc":
+                    ci = str(r.get("auc_ci95_reproduced") or "")
+                    if "-" in ci and ci != "nan":
+                        lo, hi = ci.split("-", 1)
+                        row.update(ci_low=float(lo), ci_high=float(hi), ci_method="bootstrap or DeLong (Table 2 note)")
+                elif c != "overall":
+                    row["n"] = {"accuracy": n_all, "sensitivity": n_c, "specificity": n_all - n_c}.get(m)
+                if c == "overall" and m != "auc" and not absent:
+                    row["reason"] = "a mean of one-vs-rest metrics: no CI"
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# one predictions file per run (``vfrepro tables`` CSV)
+PREDICTION_MODELS = ("resnet18",)
+
+
+def from_predictions(paths: dict, out, cfg: dict, infos: dict | None = None) -> list[str]:
+    """The evaluate stage's files from the predictions file (its own command). ``cfg``:
+    ``n_boot``, ``seed`` (the stage's config keys; default 1000, 0)."""
+    import argparse
+    from .cli import _evaluate
+    _evaluate(argparse.Namespace(predictions=str(next(iter(paths.values()))), out=str(out),
+                                 infos=[str(v) for v in infos.values()] if infos else None,
+                                 n_boot=int(cfg.get("n_boot", 1000)), seed=int(cfg.get("seed", 0))))
+    return ["table2.csv", "table2.md", "roc_curves.png", "confusion_matrices.png"]

@@ -23,8 +23,8 @@ rule liu2025_dlr_cohort:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr cohort --cfg {params.cfg} --manifest {input.manifest} --passed {input.passed} "
-        "--preprocess-dir results/preprocess --out {output} > {log} 2>&1"
+        "vfrepro liu2025_dlr cohort --cfg {params.cfg} --manifest {input.manifest:q} --passed {input.passed:q} "
+        "--preprocess-dir results/preprocess --out {output:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_radiomics:
@@ -47,9 +47,9 @@ rule liu2025_dlr_radiomics:
     conda:
         "../../../../envs/radiomics.yaml"
     shell:
-        "vfrepro radiomics --case-id {wildcards.case} --image {input.image} --mask {input.mask} "
-        "--labels {params.labels} --reader {wildcards.reader} {params.params_file} "
-        "--bin-width {params.bin_width} --out {output} > {log} 2>&1"
+        "vfrepro radiomics --case-id {wildcards.case:q} --image {input.image:q} --mask {input.mask:q} "
+        "--labels {params.labels:q} --reader {wildcards.reader:q} {params.params_file} "
+        "--bin-width {params.bin_width:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_merge_radiomics:
@@ -68,8 +68,8 @@ rule liu2025_dlr_merge_radiomics:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr merge --cohort {input.cohort} --inputs {input.files} --out-reader1 {output.reader1} "
-        "--out-reader2 {output.reader2} --out-errors {output.errors} > {log} 2>&1"
+        "vfrepro liu2025_dlr merge --cohort {input.cohort:q} --inputs {input.files:q} --out-reader1 {output.reader1:q} "
+        "--out-reader2 {output.reader2:q} --out-errors {output.errors:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_combat:
@@ -90,8 +90,8 @@ rule liu2025_dlr_combat:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr combat --cfg {params.cfg} --cohort {input.cohort} --features {input.features} "
-        "--out {output.harmonised} --model {output.model} --info {output.info} > {log} 2>&1"
+        "vfrepro liu2025_dlr combat --cfg {params.cfg} --cohort {input.cohort:q} --features {input.features:q} "
+        "--out {output.harmonised:q} --model {output.model:q} --info {output.info:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_select_radiomics:
@@ -117,8 +117,8 @@ rule liu2025_dlr_select_radiomics:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr select --cfg {params.cfg} --cohort {input.cohort} --harmonised {input.harmonised} "
-        "--reader1 {input.reader1} --reader2 {input.reader2} --outdir {params.outdir} > {log} 2>&1"
+        "vfrepro liu2025_dlr select --cfg {params.cfg} --cohort {input.cohort:q} --harmonised {input.harmonised:q} "
+        "--reader1 {input.reader1:q} --reader2 {input.reader2:q} --outdir {params.outdir:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_deep_features:
@@ -141,8 +141,8 @@ rule liu2025_dlr_deep_features:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro liu2025_dlr deep --cfg {params.cfg} --cohort {input.cohort} --backbone {wildcards.backbone} "
-        "--threads {threads} --out {output.features} --meta {output.meta} > {log} 2>&1"
+        "vfrepro liu2025_dlr deep --cfg {params.cfg} --cohort {input.cohort:q} --backbone {wildcards.backbone:q} "
+        "--threads {threads} --out {output.features:q} --meta {output.meta:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_fuse:
@@ -165,9 +165,9 @@ rule liu2025_dlr_fuse:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr fuse --cfg {params.cfg} --cohort {input.cohort} --harmonised {input.harmonised} "
-        "--selected {input.selected} --dtl {input.dtl} --out {output.fused} --model {output.model} "
-        "--summary {output.summary} > {log} 2>&1"
+        "vfrepro liu2025_dlr fuse --cfg {params.cfg} --cohort {input.cohort:q} --harmonised {input.harmonised:q} "
+        "--selected {input.selected:q} --dtl {input.dtl:q} --out {output.fused:q} --model {output.model:q} "
+        "--summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_classify:
@@ -187,8 +187,8 @@ rule liu2025_dlr_classify:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr classify --cfg {params.cfg} --fused {input.fused} --threads {threads} "
-        "--models {output.models} --cv {output.cv} --predictions {output.predictions} > {log} 2>&1"
+        "vfrepro liu2025_dlr classify --cfg {params.cfg} --fused {input.fused:q} --threads {threads} "
+        "--models {output.models:q} --cv {output.cv:q} --predictions {output.predictions:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_evaluate:
@@ -212,9 +212,9 @@ rule liu2025_dlr_evaluate:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr evaluate --cfg {params.cfg} --pred-radimagenet {input.radimagenet} "
-        "--pred-imagenet {input.imagenet} --metrics {output.metrics} --delong {output.delong} "
-        "--roc-radimagenet {output.roc_radimagenet} --roc-imagenet {output.roc_imagenet} > {log} 2>&1"
+        "vfrepro liu2025_dlr evaluate --cfg {params.cfg} --pred-radimagenet {input.radimagenet:q} "
+        "--pred-imagenet {input.imagenet:q} --metrics {output.metrics:q} --delong {output.delong:q} "
+        "--roc-radimagenet {output.roc_radimagenet:q} --roc-imagenet {output.roc_imagenet:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_shap:
@@ -239,9 +239,9 @@ rule liu2025_dlr_shap:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr shap --cfg {params.cfg} --backbone {wildcards.backbone} --models {input.models} "
-        "--fused {input.fused} --table {output.table} --bar {output.bar} --beeswarm {output.beeswarm} "
-        "--decision {output.decision} > {log} 2>&1"
+        "vfrepro liu2025_dlr shap --cfg {params.cfg} --backbone {wildcards.backbone:q} --models {input.models:q} "
+        "--fused {input.fused:q} --table {output.table:q} --bar {output.bar:q} --beeswarm {output.beeswarm:q} "
+        "--decision {output.decision:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_nomogram:
@@ -266,9 +266,9 @@ rule liu2025_dlr_nomogram:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr nomogram --cfg {params.cfg} --fused {input.fused} --cohort {input.cohort} "
-        "--summary {output.summary} --nomogram {output.nomogram} --calibration {output.calibration} "
-        "--predictions {output.predictions} > {log} 2>&1"
+        "vfrepro liu2025_dlr nomogram --cfg {params.cfg} --fused {input.fused:q} --cohort {input.cohort:q} "
+        "--summary {output.summary:q} --nomogram {output.nomogram:q} --calibration {output.calibration:q} "
+        "--predictions {output.predictions:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_table3:
@@ -290,5 +290,29 @@ rule liu2025_dlr_table3:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro liu2025_dlr table3 --cfg {params.cfg} --metrics {input.metrics} --deep-meta {input.meta} "
-        "--csv {output.csv} --md {output.md} --tex {output.tex} > {log} 2>&1"
+        "vfrepro liu2025_dlr table3 --cfg {params.cfg} --metrics {input.metrics:q} --deep-meta {input.meta:q} "
+        "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
+
+
+# The verdict per published number (vfrepro.evaluate.verdict; docs/reproduction.md) from the
+# tables above (this study's tables.reproduced_long).
+rule liu2025_dlr_reproduction:
+    input:
+        metrics=f"{LIU}/metrics.csv",
+    output:
+        csv=report(f"{LIU}/reproduction.csv", caption="../../../report/reproduction.rst", category="liu2025_dlr",
+                   subcategory="Reproduction"),
+        forest=report(f"{LIU}/reproduction_forest.png", caption="../../../report/reproduction_forest.rst",
+                      category="liu2025_dlr", subcategory="Reproduction"),
+    log:
+        "logs/liu2025_dlr/reproduction.log",
+    params:
+        results=lambda w, output: os.path.dirname(output.csv),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../../../envs/stats.yaml"
+    shell:
+        "vfrepro reproduction liu2025_dlr --results {params.results} --out-csv {output.csv} "
+        "--out-png {output.forest} > {log} 2>&1"

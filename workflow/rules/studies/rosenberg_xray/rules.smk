@@ -31,9 +31,9 @@ rule rosenberg_xray_train:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro rosenberg_xray train --arch {wildcards.arch} --manifest {input.manifest} "
-        "--cases {input.passed} --config-json {params.cfg} --out {params.out} "
-        "--threads {threads} > {log} 2>&1"
+        "vfrepro rosenberg_xray train --arch {wildcards.arch:q} --manifest {input.manifest:q} "
+        "--cases {input.passed:q} --config-json {params.cfg} --out {params.out:q} "
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule rosenberg_xray_cam:
@@ -61,10 +61,10 @@ rule rosenberg_xray_cam:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro rosenberg_xray cam --model {input.model} --predictions {input.predictions} "
-        "--manifest {input.manifest} --cases {input.passed} --out-png {output.png} "
-        "--out-csv {output.csv} --per-group {params.per_group} --seed {params.seed} "
-        "{params.target_layer} > {log} 2>&1"
+        "vfrepro rosenberg_xray cam --model {input.model:q} --predictions {input.predictions:q} "
+        "--manifest {input.manifest:q} --cases {input.passed:q} --out-png {output.png:q} "
+        "--out-csv {output.csv:q} --per-group {params.per_group:q} --seed {params.seed:q} "
+        "{params.target_layer} > {log:q} 2>&1"
 
 
 rule rosenberg_xray_evaluate:
@@ -85,7 +85,7 @@ rule rosenberg_xray_evaluate:
         "logs/rosenberg_xray/evaluate.log",
     params:
         # the registry's stage_config of this rule: archs
-        archs=" ".join(RX_ARCHS),
+        archs=list(RX_ARCHS),
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: 1
     resources:
@@ -93,5 +93,29 @@ rule rosenberg_xray_evaluate:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro rosenberg_xray evaluate --archs {params.archs} "
-        "--predictions {input.predictions} --infos {input.infos} --out {params.out} > {log} 2>&1"
+        "vfrepro rosenberg_xray evaluate --archs {params.archs:q} "
+        "--predictions {input.predictions:q} --infos {input.infos:q} --out {params.out:q} > {log:q} 2>&1"
+
+
+# The verdict per published number (vfrepro.evaluate.verdict; docs/reproduction.md) from the
+# tables above (this study's tables.reproduced_long).
+rule rosenberg_xray_reproduction:
+    input:
+        metrics=f"{RX}/metrics.csv",
+    output:
+        csv=report(f"{RX}/reproduction.csv", caption="../../../report/reproduction.rst", category="rosenberg_xray",
+                   subcategory="Reproduction"),
+        forest=report(f"{RX}/reproduction_forest.png", caption="../../../report/reproduction_forest.rst",
+                      category="rosenberg_xray", subcategory="Reproduction"),
+    log:
+        "logs/rosenberg_xray/reproduction.log",
+    params:
+        results=lambda w, output: os.path.dirname(output.csv),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../../../envs/stats.yaml"
+    shell:
+        "vfrepro reproduction rosenberg_xray --results {params.results} --out-csv {output.csv} "
+        "--out-png {output.forest} > {log} 2>&1"

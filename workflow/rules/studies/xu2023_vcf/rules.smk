@@ -30,9 +30,9 @@ rule xu2023_vcf_train:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro xu2023_vcf train --arch {params.arch} --manifest {input.manifest} "
-        "--cases {input.passed} --config-json {params.cfg} --out {params.out} "
-        "--threads {threads} > {log} 2>&1"
+        "vfrepro xu2023_vcf train --arch {params.arch:q} --manifest {input.manifest:q} "
+        "--cases {input.passed:q} --config-json {params.cfg} --out {params.out:q} "
+        "--threads {threads} > {log:q} 2>&1"
 
 
 rule xu2023_vcf_evaluate:
@@ -58,9 +58,9 @@ rule xu2023_vcf_evaluate:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro xu2023_vcf evaluate --predictions {input.predictions} "
-        "--infos {input.info} --out {params.out} --n-boot {params.n_boot} --seed {params.seed} "
-        "> {log} 2>&1"
+        "vfrepro xu2023_vcf evaluate --predictions {input.predictions:q} "
+        "--infos {input.info:q} --out {params.out:q} --n-boot {params.n_boot:q} --seed {params.seed:q} "
+        "> {log:q} 2>&1"
 
 
 rule xu2023_vcf_reader_study:
@@ -84,6 +84,30 @@ rule xu2023_vcf_reader_study:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro xu2023_vcf reader-study --manifest {input.manifest} --cases {input.passed} "
-        "--predictions {input.predictions} --out-csv {output.csv} --out-md {output.md} "
-        "--n-boot {params.n_boot} --seed {params.seed} > {log} 2>&1"
+        "vfrepro xu2023_vcf reader-study --manifest {input.manifest:q} --cases {input.passed:q} "
+        "--predictions {input.predictions:q} --out-csv {output.csv:q} --out-md {output.md:q} "
+        "--n-boot {params.n_boot:q} --seed {params.seed:q} > {log:q} 2>&1"
+
+
+# The verdict per published number (vfrepro.evaluate.verdict; docs/reproduction.md) from the
+# tables above (this study's tables.reproduced_long).
+rule xu2023_vcf_reproduction:
+    input:
+        table2=f"{XU}/table2.csv",
+    output:
+        csv=report(f"{XU}/reproduction.csv", caption="../../../report/reproduction.rst", category="xu2023_vcf",
+                   subcategory="Reproduction"),
+        forest=report(f"{XU}/reproduction_forest.png", caption="../../../report/reproduction_forest.rst",
+                      category="xu2023_vcf", subcategory="Reproduction"),
+    log:
+        "logs/xu2023_vcf/reproduction.log",
+    params:
+        results=lambda w, output: os.path.dirname(output.csv),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../../../envs/stats.yaml"
+    shell:
+        "vfrepro reproduction xu2023_vcf --results {params.results} --out-csv {output.csv} "
+        "--out-png {output.forest} > {log} 2>&1"
