@@ -10,7 +10,7 @@ rule reproduction_report:
     log:
         "logs/reproduction_report.log",
     params:
-        studies=lambda w: " ".join(reproduction_studies()),
+        studies=lambda w: reproduction_studies(),
         cohort=config["cohort"]["source"],
     threads: 1
     resources:
@@ -18,5 +18,5 @@ rule reproduction_report:
     conda:
         "../../envs/stats.yaml"
     shell:
-        "vfrepro reproduction-report --studies {params.studies} --cohort {params.cohort} "
-        "--results results --out {output.md} > {log} 2>&1"
+        "vfrepro reproduction-report --studies {params.studies:q} --cohort {params.cohort:q} "
+        "--results results --out {output.md:q} > {log:q} 2>&1"

@@ -33,11 +33,12 @@ COLUMNS = ("study", "source", "row", "column", "quantity", "published", "publish
            "reproduced", "reproduced_ci_low", "reproduced_ci_high", "ci_method", "difference", "verdict", "reason")
 VERDICTS = ("consistent", "inconsistent", "not evaluable")
 # proportions (rule 2 applies); ``scale`` says whether the table writes them as fractions or %
-PROPORTIONS = {"accuracy", "sensitivity", "specificity", "precision", "ppv", "npv", "recall", "exact_match"}
+PROPORTIONS = {"accuracy", "sensitivity", "specificity", "precision", "ppv", "npv", "recall", "exact_match",
+               "fp_rate", "fn_rate", "fp_rate_pct", "fn_rate_pct"}
 # estimates with a sampling distribution (rule 1 applies when the run gives a CI)
 ESTIMATES = PROPORTIONS | {"auc", "macro_auc", "micro_auc", "f1", "ap", "map", "kappa", "icc", "c_index", "iou",
                            "dice", "brier"}
-_COUNTS = {"tn", "fp", "fn", "tp", "n", "count", "correct"}
+_COUNTS = {"tn", "fp", "fn", "tp", "n", "count", "correct", "images", "vertebrae"}
 _TESTS = {"p", "p_value", "pvalue", "z", "t", "chi2", "statistic"}
 
 
@@ -113,7 +114,8 @@ def _one(rec: dict, r: dict | None) -> dict:
     if kind == "test":
         return done("not evaluable", "a p-value or test statistic: no CI; compared in the study's table")
     if kind == "other":
-        return done("not evaluable", "a design parameter or setting, not an estimate")
+        # the study may say what the number is (a descriptive mean / SD, a mean of metrics)
+        return done("not evaluable", (r or {}).get("reason") or "a design parameter or setting, not an estimate")
     if rv is None or not np.isfinite(rv):
         why = (r or {}).get("reason") or "not produced by this run"
         return done("not evaluable", why)

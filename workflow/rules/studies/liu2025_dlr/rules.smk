@@ -314,5 +314,5 @@ rule liu2025_dlr_reproduction:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro reproduction liu2025_dlr --results {params.results} --out-csv {output.csv} "
-        "--out-png {output.forest} > {log} 2>&1"
+        "vfrepro reproduction liu2025_dlr --results {params.results:q} --out-csv {output.csv:q} "
+        "--out-png {output.forest:q} > {log:q} 2>&1"

@@ -25,9 +25,9 @@ rule qu2025_mil_bags:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro qu2025_mil bags --manifest {input.manifest} --cases {input.passed} "
-        "--preprocess-dir results/preprocess --cfg {params.cfg} --out {output.bags} "
-        "--table {output.table} > {log} 2>&1"
+        "vfrepro qu2025_mil bags --manifest {input.manifest:q} --cases {input.passed:q} "
+        "--preprocess-dir results/preprocess --cfg {params.cfg} --out {output.bags:q} "
+        "--table {output.table:q} > {log:q} 2>&1"
 
 
 rule qu2025_mil_train:
@@ -52,8 +52,8 @@ rule qu2025_mil_train:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro qu2025_mil train --view {wildcards.view} --bags {input.bags} --cfg {params.cfg} "
-        "--out {params.out} --threads {threads} --no-progress > {log} 2>&1"
+        "vfrepro qu2025_mil train --view {wildcards.view:q} --bags {input.bags:q} --cfg {params.cfg} "
+        "--out {params.out:q} --threads {threads} --no-progress > {log:q} 2>&1"
 
 
 rule qu2025_mil_evaluate:
@@ -89,8 +89,8 @@ rule qu2025_mil_evaluate:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro qu2025_mil evaluate --predictions {input.predictions} --slices {input.slices} "
-        "--infos {input.infos} --bag-table {input.table} --cfg {params.cfg} --out {params.out} > {log} 2>&1"
+        "vfrepro qu2025_mil evaluate --predictions {input.predictions:q} --slices {input.slices:q} "
+        "--infos {input.infos:q} --bag-table {input.table:q} --cfg {params.cfg} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule qu2025_mil_gradcam:
@@ -114,8 +114,8 @@ rule qu2025_mil_gradcam:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro qu2025_mil gradcam --bags {input.bags} --predictions {input.predictions} "
-        "--models {input.models} --cfg {params.cfg} --out {params.out} > {log} 2>&1"
+        "vfrepro qu2025_mil gradcam --bags {input.bags:q} --predictions {input.predictions:q} "
+        "--models {input.models:q} --cfg {params.cfg} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule qu2025_mil_reader_study:
@@ -134,8 +134,8 @@ rule qu2025_mil_reader_study:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro qu2025_mil reader-study --manifest {input.manifest} --cases {input.passed} "
-        "--out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+        "vfrepro qu2025_mil reader-study --manifest {input.manifest:q} --cases {input.passed:q} "
+        "--out-csv {output.csv:q} --out-md {output.md:q} > {log:q} 2>&1"
 
 
 # The verdict per published number (vfrepro.evaluate.verdict; docs/reproduction.md) from the
@@ -159,5 +159,5 @@ rule qu2025_mil_reproduction:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro reproduction qu2025_mil --results {params.results} --out-csv {output.csv} "
-        "--out-png {output.forest} > {log} 2>&1"
+        "vfrepro reproduction qu2025_mil --results {params.results:q} --out-csv {output.csv:q} "
+        "--out-png {output.forest:q} > {log:q} 2>&1"

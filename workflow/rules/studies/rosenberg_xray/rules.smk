@@ -117,5 +117,5 @@ rule rosenberg_xray_reproduction:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro reproduction rosenberg_xray --results {params.results} --out-csv {output.csv} "
-        "--out-png {output.forest} > {log} 2>&1"
+        "vfrepro reproduction rosenberg_xray --results {params.results:q} --out-csv {output.csv:q} "
+        "--out-png {output.forest:q} > {log:q} 2>&1"

@@ -33,8 +33,8 @@ rule wang2024_twostage_slices:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro wang2024_twostage slices --manifest {input.manifest} --cases {input.passed} "
-        "--preprocess-dir results/preprocess --cfg {params.cfg} --out {params.out} > {log} 2>&1"
+        "vfrepro wang2024_twostage slices --manifest {input.manifest:q} --cases {input.passed:q} "
+        "--preprocess-dir results/preprocess --cfg {params.cfg} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule wang2024_twostage_detect:
@@ -58,8 +58,8 @@ rule wang2024_twostage_detect:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro wang2024_twostage detect --slices {input.slices} --backbone {wildcards.backbone} "
-        "--cfg {params.cfg} --out {params.out} --threads {threads} > {log} 2>&1"
+        "vfrepro wang2024_twostage detect --slices {input.slices:q} --backbone {wildcards.backbone:q} "
+        "--cfg {params.cfg} --out {params.out:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule wang2024_twostage_detection_eval:
@@ -89,8 +89,8 @@ rule wang2024_twostage_detection_eval:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro wang2024_twostage detection-eval --slices {input.slices} --detections {input.detections} "
-        "--cfg {params.cfg} --out {params.out} > {log} 2>&1"
+        "vfrepro wang2024_twostage detection-eval --slices {input.slices:q} --detections {input.detections:q} "
+        "--cfg {params.cfg} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule wang2024_twostage_classify:
@@ -117,9 +117,9 @@ rule wang2024_twostage_classify:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro wang2024_twostage classify --slices {input.slices} --detections {input.detections} "
-        "--detector-name {params.detector} --cfg {params.cfg} --out {params.out} --threads {threads} "
-        "> {log} 2>&1"
+        "vfrepro wang2024_twostage classify --slices {input.slices:q} --detections {input.detections:q} "
+        "--detector-name {params.detector:q} --cfg {params.cfg} --out {params.out:q} --threads {threads} "
+        "> {log:q} 2>&1"
 
 
 rule wang2024_twostage_evaluate:
@@ -157,6 +157,34 @@ rule wang2024_twostage_evaluate:
     conda:
         "../../../../envs/deep.yaml"
     shell:
-        "vfrepro wang2024_twostage evaluate --predictions {input.predictions} "
-        "--predictions-automatic {input.automatic} --info {input.info} --slices {input.slices} "
-        "--detections {input.detections} --cfg {params.cfg} --out {params.out} > {log} 2>&1"
+        "vfrepro wang2024_twostage evaluate --predictions {input.predictions:q} "
+        "--predictions-automatic {input.automatic:q} --info {input.info:q} --slices {input.slices:q} "
+        "--detections {input.detections:q} --cfg {params.cfg} --out {params.out:q} > {log:q} 2>&1"
+
+
+# The verdict per published number (vfrepro.evaluate.verdict; docs/reproduction.md) from the
+# tables above (this study's tables.reproduced_long).
+rule wang2024_twostage_reproduction:
+    input:
+        table1=f"{WANG}/table1.csv",
+        tests=f"{WANG}/table1_tests.csv",
+        table2=f"{WANG}/table2.csv",
+        detection=f"{WANG}/detection_table.csv",
+        table3=f"{WANG}/table3.csv",
+    output:
+        csv=report(f"{WANG}/reproduction.csv", caption="../../../report/reproduction.rst",
+                   category="wang2024_twostage", subcategory="Reproduction"),
+        forest=report(f"{WANG}/reproduction_forest.png", caption="../../../report/reproduction_forest.rst",
+                      category="wang2024_twostage", subcategory="Reproduction"),
+    log:
+        "logs/wang2024_twostage/reproduction.log",
+    params:
+        results=lambda w, output: os.path.dirname(output.csv),
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../../../envs/stats.yaml"
+    shell:
+        "vfrepro reproduction wang2024_twostage --results {params.results:q} --out-csv {output.csv:q} "
+        "--out-png {output.forest:q} > {log:q} 2>&1"

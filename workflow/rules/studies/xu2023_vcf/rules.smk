@@ -109,5 +109,5 @@ rule xu2023_vcf_reproduction:
     conda:
         "../../../../envs/stats.yaml"
     shell:
-        "vfrepro reproduction xu2023_vcf --results {params.results} --out-csv {output.csv} "
-        "--out-png {output.forest} > {log} 2>&1"
+        "vfrepro reproduction xu2023_vcf --results {params.results:q} --out-csv {output.csv:q} "
+        "--out-png {output.forest:q} > {log:q} 2>&1"
