@@ -4,6 +4,7 @@ and the docs' published numbers against the package data."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -164,10 +165,122 @@ def test_bad_predictions_name_row_and_column(tmp_path, capsys, edit, column, row
     assert not (tmp_path / "o" / "table2.csv").exists()
 
 
-def test_tables_refuses_a_study_that_needs_more_than_predictions(tmp_path, capsys):
+def test_tables_refuses_a_study_that_needs_more_than_predictions(tmp_path, capsys, monkeypatch):
+    import vfrepro.evaluate.reproduction_cli as RC
+    monkeypatch.setattr(RC, "tables_module", lambda study: None)  # a study without the hooks
     assert main(["tables", "qu2025_mil", "--predictions", str(EX / "xu2023_vcf_predictions.csv"),
                  "--out", str(tmp_path)]) == 2
     assert "more than predictions" in capsys.readouterr().err
+
+
+def test_tables_refuses_an_option_the_study_does_not_take(tmp_path, capsys):
+    assert main(["tables", "xu2023_vcf", "--predictions", str(EX / "xu2023_vcf_predictions.csv"),
+                 "--bag-table", "bags.csv", "--out", str(tmp_path / "o")]) == 2
+    assert "--bag-table is not an input" in capsys.readouterr().err
+
+
+QU = {v: EX / f"qu2025_mil_{v}_predictions.csv" for v in ("S", "Z")}
+QU_TABLES = ["accuracy.csv", "per_class.csv", "confusion.csv", "predictions_ensemble.csv"]
+
+
+def _qu_extras(tmp_path):
+    """Small fabricated slices.csv (S, Z), bags.csv and train_info.json (S, Z) for the example
+    predictions: the evaluate stage's other inputs."""
+    rng = np.random.default_rng(0)
+    files = {}
+    pred = pd.read_csv(QU["S"], dtype={"case_id": str})
+    for view in ("S", "Z"):
+        p = pd.read_csv(QU[view], dtype={"case_id": str})
+        rows = [{"case_id": r.case_id, "mask_label": r.mask_label, "view": view, "bag_label": r.truth, "slice": k,
+                 "plane_index": 100 + 2 * k, "instance_label": int(r.truth != "AZ" and k in (1, 2, 3)),
+                 "attention": round(float(rng.random()), 6), "instance_score": round(float(rng.random()), 6)}
+                for r in p.itertuples() for k in range(5)]
+        files[f"slices_{view}"] = tmp_path / f"slices_{view}.csv"
+        pd.DataFrame(rows).to_csv(files[f"slices_{view}"], index=False)
+        files[f"info_{view}"] = tmp_path / f"info_{view}.json"
+        files[f"info_{view}"].write_text(json.dumps({"view": view, "init": "random (seed 0)", "n_train": 24,
+                                                    "epochs_run": 2, "seconds": 1.0, "device": "cpu"}))
+    z = pd.read_csv(QU["Z"])
+    bags = pred[["case_id", "patient", "mask_label", "level", "ao_type", "split", "site"]].assign(
+        S_label=pred["truth"], Z_label=z["truth"], has_instance_labels=True)
+    train = bags.assign(case_id=["t" + c for c in bags["case_id"]], patient=["t" + c for c in bags["patient"]],
+                        split="train")
+    files["bags"] = tmp_path / "bags.csv"
+    pd.concat([train, bags], ignore_index=True).to_csv(files["bags"], index=False)
+    return files
+
+
+def test_round_trip_qu2025_mil(tmp_path, monkeypatch, capsys):
+    f = _qu_extras(tmp_path)
+    cfg = '{"seed": 0, "evaluate": {"n_boot": 20}}'
+    assert main(["qu2025_mil", "evaluate", "--predictions", str(QU["S"]), str(QU["Z"]),
+                 "--slices", str(f["slices_S"]), str(f["slices_Z"]), "--infos", str(f["info_S"]), str(f["info_Z"]),
+                 "--bag-table", str(f["bags"]), "--cfg", cfg, "--out", str(tmp_path / "stage")]) == 0
+    assert main(["tables", "qu2025_mil", "--predictions", *(f"{v}={p}" for v, p in QU.items()),
+                 "--slices", f"S={f['slices_S']}", f"Z={f['slices_Z']}", "--infos", f"S={f['info_S']}",
+                 f"Z={f['info_Z']}", "--bag-table", str(f["bags"]), "--cfg", cfg, "--out", str(tmp_path / "tables")]) == 0
+    _same_files(tmp_path / "stage", tmp_path / "tables",
+                QU_TABLES + ["instance_auc.csv", "attention.csv", "label_distribution.csv", "chosen.csv", "summary.md"])
+    capsys.readouterr()
+    # predictions alone: the bag-level tables, the rest skipped with a line naming the option
+    assert main(["tables", "qu2025_mil", "--predictions", *(f"{v}={p}" for v, p in QU.items()), "--cfg", cfg,
+                 "--out", str(tmp_path / "alone")]) == 0
+    _same_files(tmp_path / "stage", tmp_path / "alone", QU_TABLES)
+    text = capsys.readouterr().out
+    assert "--slices S=FILE Z=FILE" in text and "--bag-table FILE" in text and "--infos S=FILE Z=FILE" in text
+    assert not (tmp_path / "alone/instance_auc.csv").exists() and not (tmp_path / "alone/label_distribution.csv").exists()
+    t = pd.read_csv(tmp_path / "alone/reproduction.csv")
+    assert len(t) == len(pub.load("qu2025_mil").records)
+    acc = t[(t["quantity"] == "accuracy") & t["row"].isin(["S", "Z", "ensemble"])]
+    assert len(acc) and (acc["verdict"] != "not evaluable").all()
+    assert (tmp_path / "alone/reproduction_forest.png").is_file()
+
+
+def test_qu2025_mil_tables_need_both_views_and_good_predictions(tmp_path, capsys):
+    assert main(["tables", "qu2025_mil", "--predictions", f"S={QU['S']}", "--out", str(tmp_path / "o")]) == 2
+    assert "both views" in capsys.readouterr().err
+    df = pd.read_csv(QU["Z"], dtype=str)
+    df.loc[4, "truth"] = "A9"
+    bad = tmp_path / "bad.csv"
+    df.to_csv(bad, index=False)
+    assert main(["tables", "qu2025_mil", "--predictions", f"S={QU['S']}", f"Z={bad}", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "truth" in err and "row 4 (line 6)" in err, err
+    assert not (tmp_path / "o" / "accuracy.csv").exists()
+
+
+WANG = EX / "wang2024_twostage_predictions.csv"
+
+
+def test_round_trip_wang2024_twostage(tmp_path, capsys):
+    cfg = '{"seed": 0, "n_boot": 20, "threshold": 0.5}'
+    assert main(["wang2024_twostage", "evaluate", "--predictions", str(WANG), "--cfg", cfg,
+                 "--out", str(tmp_path / "stage")]) == 0
+    capsys.readouterr()
+    assert main(["tables", "wang2024_twostage", "--predictions", f"paper={WANG}", "--cfg", cfg,
+                 "--out", str(tmp_path / "tables")]) == 0
+    _same_files(tmp_path / "stage", tmp_path / "tables", ["table3.csv", "table3_automatic.csv", "table3.md", "chosen.csv"])
+    text = capsys.readouterr().out
+    assert "skipped Tables 1-2 and the detection tables" in text and "--slices slices.npz --detections" in text
+    for png in ("roc_curves.png", "confusion_test.png", "confusion_training.png", "confusion_alternative_hospital.png"):
+        assert (tmp_path / "tables" / png).stat().st_size > 1000, png
+    t = pd.read_csv(tmp_path / "tables/reproduction.csv", keep_default_na=False, na_values=[""])
+    assert len(t) == len(pub.load("wang2024_twostage").records)
+    t3 = t[t["source"].str.contains("Table 3")]
+    assert len(t3) and (t3["reason"] != "not produced by this run").any()
+    assert (t[t["source"].str.contains("Table 1")]["verdict"] == "not evaluable").all()
+    assert (tmp_path / "tables/reproduction_forest.png").is_file()
+
+
+def test_wang2024_twostage_tables_bad_predictions(tmp_path, capsys):
+    df = pd.read_csv(WANG, dtype=str)
+    df.loc[6, "truth_kd"] = "2"
+    bad = tmp_path / "bad.csv"
+    df.to_csv(bad, index=False)
+    assert main(["tables", "wang2024_twostage", "--predictions", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "truth_kd" in err and "row 6 (line 8)" in err, err
+    assert not (tmp_path / "o" / "table3.csv").exists()
 
 
 def test_the_summary_states_the_cohort_and_links(tmp_path):

@@ -4,8 +4,10 @@ figures and verdicts from a predictions file alone; the verdicts of a run; the r
 A study takes part through its ``<package>.tables`` module: ``REPRODUCTION_INPUTS`` (the tables
 under results/<study>/ its ``reproduced_long(folder)`` reads) for the verdicts, and
 ``PREDICTION_MODELS`` + ``from_predictions(paths, out, cfg, infos)`` (the evaluate stage's own
-functions) for the ``tables`` verb. A study without them is skipped (reproduction) or refused
-with the reason (tables). docs/reproduction.md documents all of it.
+functions) for the ``tables`` verb; optionally ``PREDICTION_EXTRAS`` (the evaluate stage's other
+inputs it takes, passed as ``extras=``) and ``predictions_long(out)`` (the verdict's long form of
+what predictions give, when ``reproduced_long`` reads more). A study without them is skipped
+(reproduction) or refused with the reason (tables). docs/reproduction.md documents all of it.
 """
 
 from __future__ import annotations
@@ -55,9 +57,20 @@ def _pairs(items, names, what):
     return out
 
 
-def tables(study: str, predictions, out, cfg: dict | None = None, infos=None) -> pd.DataFrame:
+def _extra(value, names, what):
+    """One FILE (a Path) or NAME=FILE pairs (a dict by model / view)."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(items) == 1 and "=" not in str(items[0]):
+        return Path(items[0])
+    return _pairs([str(i) for i in items], names, what)
+
+
+def tables(study: str, predictions, out, cfg: dict | None = None, infos=None,
+           extras: dict | None = None) -> pd.DataFrame:
     """Validate the predictions file(s), write the study's tables and figures (its evaluate
-    stage's functions), then ``reproduction.csv`` and the forest plot into ``out``."""
+    stage's functions), then ``reproduction.csv`` and the forest plot into ``out``. ``extras``:
+    the evaluate stage's optional inputs (``slices``, ``bag_table``, ``detections``) where the
+    study's ``PREDICTION_EXTRAS`` names them; None / empty values are ignored."""
     from . import schema, verdict
     s = registry.get(study)
     mod = tables_module(study)
@@ -66,6 +79,13 @@ def tables(study: str, predictions, out, cfg: dict | None = None, infos=None) ->
                          "`vfrepro tables` covers " + ", ".join(n for n in registry.built()
                                                                 if hasattr(tables_module(n) or object, "from_predictions")),
                          field="STUDY")
+    extras = {k: v for k, v in (extras or {}).items() if v}
+    allowed = getattr(mod, "PREDICTION_EXTRAS", ())
+    for k in extras:
+        if k not in allowed:
+            raise InputError(f"{study}: --{k.replace('_', '-')} is not an input of its tables "
+                             f"(it takes {', '.join('--' + a.replace('_', '-') for a in allowed) or 'none'})",
+                             field=f"--{k.replace('_', '-')}")
     paths = _pairs(predictions, list(mod.PREDICTION_MODELS), "--predictions")
     if not paths:
         raise InputError("give at least one --predictions file", field="--predictions")
@@ -74,8 +94,12 @@ def tables(study: str, predictions, out, cfg: dict | None = None, infos=None) ->
         schema.check_patient_splits(df, path)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    mod.from_predictions(paths, out, cfg or {}, _pairs(infos, list(mod.PREDICTION_MODELS), "--infos") or None)
-    return verdict.reproduce(study, mod.reproduced_long(out), out / "reproduction.csv", out / FOREST)
+    infos = _pairs(infos, list(mod.PREDICTION_MODELS), "--infos") or None
+    kw = {"extras": {k: _extra(v, list(mod.PREDICTION_MODELS), f"--{k.replace('_', '-')}")
+                     for k, v in extras.items()}} if extras else {}
+    mod.from_predictions(paths, out, cfg or {}, infos, **kw)
+    long = getattr(mod, "predictions_long", mod.reproduced_long)(out)
+    return verdict.reproduce(study, long, out / "reproduction.csv", out / FOREST)
 
 
 def reproduction(study: str, results, out_csv, out_png) -> pd.DataFrame:
@@ -132,7 +156,8 @@ def report(studies: list[str], cohort: str, out, results="results") -> str:
 
 
 def _cmd_tables(a):
-    t = tables(a.study, a.predictions, a.out, parse_cfg(a.cfg), a.infos)
+    t = tables(a.study, a.predictions, a.out, parse_cfg(a.cfg), a.infos,
+               {"slices": a.slices, "bag_table": a.bag_table, "detections": a.detections})
     c = t["verdict"].value_counts().to_dict()
     print(f"{a.study}: tables, figures and {len(t)} verdicts in {a.out}: {json.dumps(c)}")
 
@@ -155,7 +180,13 @@ def add_parser(subparsers) -> None:
     t.add_argument("--predictions", nargs="+", required=True, metavar="[NAME=]CSV",
                    help="predictions file(s); NAME= the model (backbone / architecture) where the study has several")
     t.add_argument("--infos", nargs="*", metavar="[NAME=]JSON",
-                   help="train_info.json per model (optional: only the provenance columns read it)")
+                   help="train_info.json (info.json) per model (optional: only provenance reads it)")
+    t.add_argument("--slices", nargs="+", metavar="[NAME=]FILE",
+                   help="optional: the evaluate stage's slices (qu2025_mil: S=slices.csv Z=slices.csv, the "
+                   "per-slice attention; wang2024_twostage: slices.npz, the examples figure)")
+    t.add_argument("--bag-table", metavar="CSV", help="optional (qu2025_mil): bags.csv, the label distributions")
+    t.add_argument("--detections", metavar="CSV",
+                   help="optional (wang2024_twostage): a detector's detections.csv, the examples figure")
     t.add_argument("--cfg", default="", help="the evaluate stage's config keys as JSON (seed, n_boot)")
     t.add_argument("--out", required=True, help="output folder")
     t.set_defaults(func=guard(lambda a: _cmd_tables(a)))

@@ -80,25 +80,42 @@ def _evaluate(a):
     preds = {v: read(p, S.CLASSES) for v, p in (("S", a.predictions[0]), ("Z", a.predictions[1]))}
     preds["ensemble"] = T.ensemble_frame(preds["S"], preds["Z"])
     write_table(preds["ensemble"], out / "predictions_ensemble.csv")
-    slices = {v: read_csv(p, dtype={"case_id": str}) for v, p in (("S", a.slices[0]), ("Z", a.slices[1]))}
+    if a.slices:
+        slices = {v: read_csv(p, dtype={"case_id": str}) for v, p in (("S", a.slices[0]), ("Z", a.slices[1]))}
+    else:  # `vfrepro tables` from predictions alone: the per-slice outputs are skipped
+        slices = {v: pd.DataFrame(columns=["case_id", "mask_label", "slice", "instance_label", "attention",
+                                           "instance_score"]) for v in ("S", "Z")}
     ev = T.evaluate(preds, slices, need(cfg, "evaluate.auc_ci", "delong"), int(need(cfg, "evaluate.n_boot", 1000)),
                     int(cfg.get("seed", 0)))
+    if not a.slices:
+        ev["instance_auc"]["note"] = "skipped: no slices.csv (give --slices S=FILE Z=FILE)"
     write_table(ev["accuracy"], out / "accuracy.csv")
     write_table(ev["per_class"], out / "per_class.csv")
     cm = pd.concat([c.reset_index().assign(view=v) for v, c in ev["confusion"].items()], ignore_index=True)
     write_table(cm[["view", "true", *S.CLASSES]], out / "confusion.csv")
     confusion_figure(T.confusion_panels(ev["confusion"]), out / "confusion_matrices.png", normalise="true")
     T.per_class_figure(ev["per_class"], out / "per_class_accuracy.png")
-    write_table(ev["instance_auc"], out / "instance_auc.csv")
-    att = pd.concat(slices.values(), ignore_index=True)
-    write_table(att, out / "attention.csv")
-    arrays_meta = read_csv(a.bag_table, dtype={"case_id": str, "split": str})
-    role = S.roles(arrays_meta, cfg)
-    dist = T.label_distribution(arrays_meta, role)
-    write_table(dist, out / "label_distribution.csv")
-    T.distribution_figure(dist, out / "label_distribution.png")
-    infos = [json.loads(Path(p).read_text()) for p in a.infos]
-    write_table(_chosen(cfg, infos), out / "chosen.csv")
+    if a.slices:
+        write_table(ev["instance_auc"], out / "instance_auc.csv")
+        att = pd.concat(slices.values(), ignore_index=True)
+        write_table(att, out / "attention.csv")
+    else:
+        print("qu2025_mil: skipped instance_auc.csv, attention.csv: they need the per-slice attention "
+              "(slices.csv of S and Z: give --slices S=FILE Z=FILE)")
+    if a.bag_table:
+        arrays_meta = read_csv(a.bag_table, dtype={"case_id": str, "split": str})
+        role = S.roles(arrays_meta, cfg)
+        dist = T.label_distribution(arrays_meta, role)
+        write_table(dist, out / "label_distribution.csv")
+        T.distribution_figure(dist, out / "label_distribution.png")
+    else:
+        print("qu2025_mil: skipped label_distribution.csv/.png: they need the bag table of train and "
+              "validation (bags.csv: give --bag-table FILE)")
+    infos = [json.loads(Path(p).read_text()) for p in a.infos] if a.infos else []
+    if a.infos:
+        write_table(_chosen(cfg, infos), out / "chosen.csv")
+    else:
+        print("qu2025_mil: skipped chosen.csv: it needs train_info.json of S and Z (give --infos S=FILE Z=FILE)")
     (out / "summary.md").write_text(_summary_md(ev, infos, cfg))
     print(ev["accuracy"][["row", "n", "value", "ci_low", "ci_high", "majority_rate", "published"]].to_string(index=False))
     print(ev["instance_auc"][["view", "score", "auc", "ci_low", "ci_high", "n_bags", "note"]].to_string(index=False))
@@ -113,7 +130,7 @@ def _f(v, pct=True):
 def _summary_md(ev, infos, cfg) -> str:
     acc, per, iauc = ev["accuracy"], ev["per_class"], ev["instance_auc"]
     init = "; ".join(f"{i['view']}: {i['init']}, {i['n_train']} training bags, {i['epochs_run']} epochs, "
-                     f"{i['seconds']} s on {i['device']}" for i in infos)
+                     f"{i['seconds']} s on {i['device']}" for i in infos) or "not recorded (no train_info.json)"
     lines = [f"# qu2025_mil: published beside reproduced\n",
              f"Published: {ev['published'].citation}. Reproduced on the validation vertebrae "
              f"(split {json.dumps(cfg.get('split', {}))}); models: {init}. Accuracy 95% CI: Wilson score. "

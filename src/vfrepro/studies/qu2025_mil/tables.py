@@ -309,3 +309,35 @@ def reproduced_long(results) -> pd.DataFrame:
                      "value": r["accuracy"] if n else np.nan, "n": n,
                      "reason": "" if n else "class absent from the validation bags"})
     return pd.DataFrame(rows)
+
+
+# the predictions files of one run, one per view (``vfrepro tables`` S=CSV Z=CSV; the ensemble is
+# built from the two); the evaluate stage's other inputs, optional here (``vfrepro tables`` options)
+PREDICTION_MODELS = ("S", "Z")
+PREDICTION_EXTRAS = ("slices", "bag_table")
+
+
+def from_predictions(paths: dict, out, cfg: dict, infos: dict | None = None, extras: dict | None = None) -> list[str]:
+    """The evaluate stage's files from the S and Z predictions files (its own command: nothing
+    recomputed differently): accuracy, per-class, confusion, the ensemble. ``extras``: ``slices``
+    (S and Z slices.csv: instance AUC, attention) and ``bag_table`` (bags.csv: label
+    distributions); ``infos``: train_info.json of S and Z (chosen.csv). Without them those
+    outputs are skipped with a printed line. ``cfg``: the stage's keys (seed, evaluate.*)."""
+    import argparse
+    import json
+
+    from ...errors import InputError
+    from .cli import _evaluate
+    extras = extras or {}
+    for what, given, opt in (("--predictions", paths, "S=FILE Z=FILE"), ("--infos", infos, "S=FILE Z=FILE"),
+                             ("--slices", extras.get("slices"), "S=FILE Z=FILE")):
+        if given and (not isinstance(given, dict) or set(given) != set(PREDICTION_MODELS)):
+            raise InputError(f"qu2025_mil needs {what} for both views ({opt}); got "
+                             f"{sorted(given) if isinstance(given, dict) else str(given)}", field=what)
+    slices = extras.get("slices")
+    _evaluate(argparse.Namespace(predictions=[str(paths[v]) for v in PREDICTION_MODELS],
+                                 slices=[str(slices[v]) for v in PREDICTION_MODELS] if slices else None,
+                                 infos=[str(infos[v]) for v in PREDICTION_MODELS] if infos else None,
+                                 bag_table=str(extras["bag_table"]) if extras.get("bag_table") else None,
+                                 cfg=json.dumps(cfg), out=str(out)))
+    return ["accuracy.csv", "per_class.csv", "confusion.csv", "predictions_ensemble.csv", "summary.md"]

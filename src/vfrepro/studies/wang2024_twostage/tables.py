@@ -164,18 +164,22 @@ def _finite(v) -> bool:
         return False
 
 
-def reproduced_long(results) -> pd.DataFrame:
+def reproduced_long(results, inputs=REPRODUCTION_INPUTS) -> pd.DataFrame:
     """This study's reproduced numbers in the verdict's long form (vfrepro.evaluate.verdict),
     keyed like the published records: Table 1 (counts, mean/SD, sex n/%), its tests, Table 2
     (vertebrae per class), the detector's mAP (no CI: the evaluation computes none), FP and FN
     rates in percent with their denominators (FP / detected boxes, FN / annotated boxes: the
     Wilson rule), Table 3 per dataset and class with the study's CIs (Wilson, bootstrap for F1)
-    and the SN-excluded mean / SD rows (no CI, no denominator)."""
+    and the SN-excluded mean / SD rows (no CI, no denominator). ``inputs``: the tables read (a
+    table left out gives no rows: its published numbers are 'not produced by this run')."""
     from pathlib import Path
     res = Path(results)
     rows: list[dict] = []
 
-    t1 = pd.read_csv(res / "table1.csv", index_col=0)
+    def _read(name, columns=(), **kw):
+        return pd.read_csv(res / name, **kw) if name in inputs else pd.DataFrame(columns=list(columns))
+
+    t1 = _read("table1.csv", index_col=0)
     for ds in t1.columns:
         col = t1[ds]
         for label, row in (("Patient count", "Patient count"), ("Number of slices", "Number of slices")):
@@ -194,7 +198,7 @@ def reproduced_long(results) -> pd.DataFrame:
                          {"row": row, "column": ds, "quantity": "percent", "value": pct,
                           "reason": "a descriptive share of the cohort (n %), fixed by the cohort, not estimated"}]
 
-    tests = pd.read_csv(res / "table1_tests.csv")
+    tests = _read("table1_tests.csv")
     var_row = {"sex": "sex", "age": "age", "t_score": "DEXA T-score"}
     for r in tests.to_dict("records"):
         row = var_row.get(str(r["variable"]), str(r["variable"]))
@@ -206,14 +210,14 @@ def reproduced_long(results) -> pd.DataFrame:
         elif str(r["test"]).startswith("Tukey HSD ") and str(r["test"])[10:] in _PAIRS:
             rows.append({"row": row, "column": str(r["test"])[10:], "quantity": "p", "value": r["p"]})
 
-    t2 = pd.read_csv(res / "table2.csv")
+    t2 = _read("table2.csv")
     for r in t2.to_dict("records"):
         for c in CLASSES:
             rows.append({"row": r["dataset"], "column": c, "quantity": "n", "value": r.get(c, np.nan)})
             rows.append({"row": r["dataset"], "column": c, "quantity": "percent", "value": r.get(f"{c} %", np.nan),
                          "reason": "a descriptive share of the cohort's vertebrae, fixed by the cohort, not estimated"})
 
-    det = pd.read_csv(res / "detection_table.csv")
+    det = _read("detection_table.csv", columns=("row", "column", "quantity", "value"))
     first: dict[tuple, float] = {}
     for (ds, bb), g in det.groupby(["row", "column"], sort=False):
         v = g.set_index("quantity")["value"]
@@ -235,7 +239,7 @@ def reproduced_long(results) -> pd.DataFrame:
     for (ds, q), v in first.items():
         rows.append({"row": ds, "column": "detection", "quantity": q, "value": v})
 
-    t3 = pd.read_csv(res / "table3.csv", keep_default_na=False, na_values=[""])
+    t3 = _read("table3.csv", keep_default_na=False, na_values=[""])
     for r in t3.to_dict("records"):
         ds, cls = str(r["dataset"]), str(r["class"])
         note = str(r.get("note") or "")
@@ -260,3 +264,48 @@ def reproduced_long(results) -> pd.DataFrame:
             rows += [{"row": ds, "column": "normal patches", "quantity": "n", "value": n_pos},
                      {"row": ds, "column": "diseased patches", "quantity": "n", "value": n - n_pos}]
     return pd.DataFrame(rows)
+
+
+# the classifier's patch-level predictions (``vfrepro tables`` paper=CSV [automatic=CSV]): Table 3,
+# ROC and confusion figures; the evaluate stage's slices / detections are optional (examples figure)
+PREDICTION_MODELS = ("paper", "automatic")
+PREDICTION_EXTRAS = ("slices", "detections")
+DETECTION_SKIPPED = ("wang2024_twostage: skipped Tables 1-2 and the detection tables (detection_table.csv, "
+                     "PR curves, counts): they need the slices and the detector's boxes (the `slices` and "
+                     "`detection-eval` stages); their published numbers are 'not produced by this run'")
+
+
+def predictions_long(results) -> pd.DataFrame:
+    """``reproduced_long`` on Table 3 alone (what predictions give)."""
+    return reproduced_long(results, inputs=("table3.csv",))
+
+
+def from_predictions(paths: dict, out, cfg: dict, infos: dict | None = None, extras: dict | None = None) -> list[str]:
+    """The evaluate stage's files from the classifier's predictions (its own command: nothing
+    recomputed differently): table3.csv / .md (table3_automatic.csv from ``automatic=``), ROC and
+    confusion figures, chosen.csv. ``infos``: the classify stage's info.json (``paper=``; the
+    Markdown's header), optional. ``extras``: ``slices`` (slices.npz) and ``detections``
+    (detections.csv), both for the examples figure. ``cfg``: threshold, n_boot, seed."""
+    import argparse
+    import json
+
+    from ...errors import InputError
+    from .cli import _evaluate
+    extras = extras or {}
+    if "paper" not in paths:
+        raise InputError("wang2024_twostage needs the paper path's predictions (paper=predictions.csv)",
+                         field="--predictions")
+    if bool(extras.get("slices")) != bool(extras.get("detections")):
+        raise InputError("the examples figure needs both --slices and --detections", field="--slices")
+    info = (infos or {}).get("paper") or next(iter((infos or {}).values()), None)
+    _evaluate(argparse.Namespace(predictions=str(paths["paper"]),
+                                 predictions_automatic=str(paths["automatic"]) if "automatic" in paths else None,
+                                 info=str(info) if info else None,
+                                 slices=str(extras["slices"]) if extras.get("slices") else None,
+                                 detections=str(extras["detections"]) if extras.get("detections") else None,
+                                 cfg=json.dumps(cfg), out=str(out)))
+    print(DETECTION_SKIPPED)
+    if not extras.get("slices"):
+        print("wang2024_twostage: skipped examples.png: it needs the slices and a detector's boxes "
+              "(give --slices slices.npz --detections detections.csv)")
+    return ["table3.csv", "table3_automatic.csv", "table3.md", "roc_curves.png", "chosen.csv"]
