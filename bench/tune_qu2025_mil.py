@@ -25,7 +25,6 @@ chosen from these runs (bench/README.md has the table).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -34,17 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
+
+from tuning import study_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _set(cfg: dict, dotted: str, value: str) -> None:
-    *path, last = dotted.split(".")
-    d = cfg
-    for k in path:
-        d = d.setdefault(k, {})
-    d[last] = yaml.safe_load(value)
 
 
 def run(workdir: Path, cfg: dict, threads: int = 1) -> dict:
@@ -90,10 +82,7 @@ def main(argv=None):
     ap.add_argument("--set", nargs="*", default=[], help="dotted.key=value overrides of qu2025_mil")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
-    cfg = copy.deepcopy(yaml.safe_load(a.config.read_text())["qu2025_mil"])
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        _set(cfg, k, v)
+    cfg = study_config(a.config, "qu2025_mil", a.set)
     out = run(a.workdir, cfg, a.threads)
     print(json.dumps({"set": a.set, **out}, default=str))
     return 0

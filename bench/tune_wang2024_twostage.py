@@ -25,7 +25,6 @@ demo block was chosen from these runs (bench/README.md has the table).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 from pathlib import Path
@@ -33,17 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
+
+from tuning import study_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _set(cfg: dict, dotted: str, value: str) -> None:
-    *path, last = dotted.split(".")
-    d = cfg
-    for k in path:
-        d = d.setdefault(k, {})
-    d[last] = yaml.safe_load(value)
 
 
 def run(workdir: Path, cfg: dict, backbones, skip_classifier: bool, threads: int = 1) -> dict:
@@ -101,10 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-classifier", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args(argv)
-    cfg = copy.deepcopy(yaml.safe_load(a.config.read_text())["wang2024_twostage"])
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        _set(cfg, k, v)
+    cfg = study_config(a.config, "wang2024_twostage", a.set)
     out = run(a.workdir, cfg, a.backbones, a.skip_classifier, a.threads)
     print(json.dumps({"set": a.set, **out}))
     return 0

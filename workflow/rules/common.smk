@@ -1,5 +1,6 @@
 # The shared stages' config and the cohort tables: every rule reads them through the functions
 # below. Each study's own constants and input functions are in workflow/rules/studies/<study>/.
+import copy
 import json
 import os
 import shlex
@@ -37,11 +38,17 @@ def stage_params(study, stage, pick=None):
     """The config keys one rule's command reads (the registry's stage_config of
     `<study>_<stage>`) as shell-quoted JSON: the rule's only config param, so that a change
     elsewhere in the section does not rerun it. `pick` {key: [names]} keeps only those entries
-    of a mapping-valued key (e.g. the job's own architecture's weights)."""
-    cfg = registry.stage_config(study, stage, config.get(study, {}))
-    for key, keep in (pick or {}).items():
-        if isinstance(cfg.get(key), dict):
-            cfg[key] = {k: v for k, v in cfg[key].items() if k in keep}
+    of a mapping-valued key (e.g. the job's own architecture's weights); a key may be dotted
+    ("detector.weights")."""
+    # A copy: stage_config hands out the config's own sub-dicts, which picking must not change.
+    cfg = copy.deepcopy(registry.stage_config(study, stage, config.get(study, {})))
+    for dotted, keep in (pick or {}).items():
+        *parents, key = dotted.split(".")
+        node = cfg
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(key), dict):
+            node[key] = {k: v for k, v in node[key].items() if k in keep}
     return shlex.quote(json.dumps(cfg, sort_keys=True))
 
 

@@ -17,13 +17,9 @@ def wang_params(stage):
 def wang_detect_params(wildcards):
     """The detect stage's keys with only this backbone's weights and overrides (a change to the
     other backbone's entries does not rerun this job)."""
-    cfg = registry.stage_config("wang2024_twostage", "detect", WANG_CFG)
-    det = dict(cfg.get("detector", {}))
-    for key in ("weights", "backbone_overrides"):
-        if isinstance(det.get(key), dict):
-            det[key] = {k: v for k, v in det[key].items() if k == wildcards.backbone}
-    cfg["detector"] = det
-    return shlex.quote(json.dumps(cfg, sort_keys=True))
+    keep = [wildcards.backbone]
+    return stage_params("wang2024_twostage", "detect",
+                        {"detector.weights": keep, "detector.backbone_overrides": keep})
 
 
 def wang_detector_weights(wildcards):
