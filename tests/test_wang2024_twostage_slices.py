@@ -9,9 +9,6 @@ import pytest
 from vfrepro.errors import InputError
 from vfrepro.studies.wang2024_twostage import slices as S
 
-BASELINE = Path("/work/baseline")
-
-
 def _phantom():
     ct = np.full((40, 30, 20), -100.0, np.float32)
     lab = np.zeros(ct.shape, np.int32)
@@ -124,12 +121,12 @@ def test_files_and_lesion_resampling(tmp_path):
     assert [s.labels.tolist() for s in sl2] == [s.labels.tolist() for s in sl]
 
 
-@pytest.mark.skipif(not (BASELINE / "resources/cohort/manifest.validated.csv").is_file(),
-                    reason="no finished baseline run")
-def test_baseline_case_flags_agree():
-    m = pd.read_csv(BASELINE / "resources/cohort/manifest.validated.csv")
+@pytest.mark.slow
+def test_e2e_cohort_case_flags_agree(pipeline_run):
+    """On the preprocessed synthetic cohort of the shared end-to-end run."""
+    m = pd.read_csv(pipeline_run / "resources/cohort/manifest.validated.csv", dtype={"case_id": str})
     cid = m.loc[m[list(S.DISEASES)].sum(axis=1) > 0, "case_id"].iloc[0]
-    sl = S.manifest_slices(m, BASELINE / "results/preprocess", S.DEMO_PRESET, cases={cid})
+    sl = S.manifest_slices(m, pipeline_run / "results/preprocess", S.DEMO_PRESET, cases={cid})
     assert len(sl) == S.DEMO_PRESET.n_slices
     t = S.slices_table(sl)
     flags = m[m.case_id == cid].set_index("level")[list(S.DISEASES)]
