@@ -35,3 +35,11 @@ rule all:
     input:
         get_final_output,
     default_target: True
+
+
+# On failure, print each failed job's log and its first error line (Snakemake itself says
+# only "check log file(s)"); `log` is the run's main log.
+onerror:
+    from vfrepro.rule_failures import print_failures
+
+    print_failures(log)

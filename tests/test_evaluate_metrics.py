@@ -55,7 +55,12 @@ def test_binary_counts_and_delong():
     assert (m["TN"], m["FP"], m["FN"], m["TP"]) == (3, 1, 1, 3)
     assert m["sensitivity"] == 0.75 and m["specificity"] == 0.75 and m["accuracy"] == 0.75
     assert m["auc"] == pytest.approx(roc_auc_score(y, s))
-    assert m["auc_ci_low"] == delong_ci(y, s).ci_low
+    # 4 positives / 4 negatives: below the CI minimum, so no interval (not DeLong's from 8 cases).
+    assert np.isnan(m["auc_ci_low"]) and "4 positive(s) < 5" in m["auc_ci_note"]
+    yb, Pb = data(60, 2, seed=4)
+    m = M.binary(yb, Pb[:, 1], Pb[:, 1] > 0.5)
+    assert m["auc_ci_method"] == "DeLong"
+    assert (m["auc_ci_low"], m["auc_ci_high"]) == (delong_ci(yb, Pb[:, 1]).ci_low, delong_ci(yb, Pb[:, 1]).ci_high)
 
 
 def test_one_vs_all_multilabel():

@@ -31,7 +31,7 @@ def test_numbers_the_tables_rely_on():
         **liu.get("radimagenet macro", "prospective", "macro_auc"), "value": 0.852, "ci_low": 0.732, "ci_high": 0.951}
     assert liu.value("imagenet", "", "best_model") == "LightGBM"
     assert rx.value("resnet18", "test", "TN") == 25 and isinstance(rx.value("resnet18", "test", "TN"), int)
-    assert "test n = 52" in rx.note
+    assert "test set of 52" in rx.note and "25/30" in rx.note
     r = xu.get("GZFPH", "pathologic", "auc")
     assert (r["value"], r["ci_low"], r["ci_high"]) == (0.769, 0.771, 0.780)  # as printed (CI above the AUC)
     assert np.isnan(xu.value("Testing", "overall", "auc"))

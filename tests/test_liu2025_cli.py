@@ -45,10 +45,13 @@ def branch(tmp_path_factory):
                reader1=d / "r1.csv", reader2=d / "r2.csv", outdir=d / "sel") == 0
     assert run("fuse", {"seed": 0, "select": SELECT, "deep": {"pca_components": 4}}, cohort=d / "cohort.csv",
                harmonised=d / "harm.csv", selected=d / "sel" / "selected_radiomics.json", dtl=d / "dtl.csv",
-               out=d / "fused.csv", model=d / "fusion.joblib", summary=d / "fusion.json") == 0
+               out=d / "fused.csv", model=d / "fusion.joblib", summary=d / "fusion.json", backbone="radimagenet",
+               lasso_path=d / "lasso_path.csv", lasso_cv=d / "lasso_cv.csv", radscore_coef=d / "radscore.csv",
+               path_png=d / "lasso_path.png", importance_png=d / "lasso_imp.png", radscore_png=d / "radscore.png") == 0
     for bb in ("radimagenet", "imagenet"):
         assert run("classify", {"seed": 0, "classify": {"grids": GRIDS, "cv_folds": 3}}, fused=d / "fused.csv",
-                   models=d / f"models_{bb}.joblib", cv=d / f"cv_{bb}.csv", predictions=d / f"pred_{bb}.csv") == 0
+                   models=d / f"models_{bb}.joblib", cv=d / f"cv_{bb}.csv", predictions=d / f"pred_{bb}.csv",
+                   oof=d / f"oof_{bb}.csv") == 0
     return d
 
 
@@ -67,27 +70,45 @@ def test_stages_write_their_outputs_in_the_schema(branch):
     dl = pd.read_csv(d / "delong.csv")
     assert (dl["p"].dropna() == 1).all()  # the same model twice: identical curves
     meta = d / "meta.json"
-    meta.write_text(json.dumps({"config": {"backbone": "radimagenet", "finetune_epochs": 0}, "init": "random",
+    meta.write_text(json.dumps({"config": {"backbone": "radimagenet", "finetune_epochs": 0, "n_slices": 3}, "init": "random",
                                 "device": "cpu"}))
-    assert run("table3", {"seed": 1}, metrics=d / "metrics.csv", deep_meta=[meta], csv=d / "t3.csv",
-               md=d / "t3.md", tex=d / "t3.tex") == 0
+    bbs = ("radimagenet", "imagenet")
+    oof = {}
+    for bb in bbs:  # the classify stage's out-of-fold file when it writes one, else its training rows
+        oof[bb] = d / f"oof_{bb}.csv"
+        if not oof[bb].is_file():
+            p = pd.read_csv(d / f"pred_{bb}.csv")
+            p[p["split"] == "train"].to_csv(oof[bb], index=False)
+    t3cfg = {"seed": 1, "radiomics": {"params": "", "bin_width": 25},
+             "combat": {"covariates": ["age", "sex"], "unseen_sites": "estimate"}}
+    assert run("table3", t3cfg, metrics=d / "metrics.csv", deep_meta=[meta], csv=d / "t3.csv",
+               md=d / "t3.md", tex=d / "t3.tex", cohort_source="manifest",
+               predictions=[f"{bb}={d / f'pred_{bb}.csv'}" for bb in bbs], oof=[f"{bb}={oof[bb]}" for bb in bbs],
+               fusion=[f"{bb}={d / 'fusion.json'}" for bb in bbs], thresholds=d / "thr.csv", chosen=d / "chosen.csv") == 0
     t3 = pd.read_csv(d / "t3.csv")
     assert t3.loc[t3["class"] == "macro", "prospective_published"].tolist() == [
         "0.732 / 0.852 (0.732-0.951)", "0.429 / 0.648 (0.466-0.799)"]
-    assert (t3.loc[t3["class"] == "class 1", "train_published"] == "not published").all()
-    assert "Published winners: RadImageNet MLP, ImageNet LightGBM" in (d / "t3.md").read_text()
+    assert t3.loc[t3["class"] == "class 1", "train_published"].tolist() == [
+        "0.825 / 0.905 (0.884-0.925)", "0.964 / 0.996 (0.994-0.999)"]
+    md = (d / "t3.md").read_text()
+    assert "Published winners: RadImageNet MLP, ImageNet LightGBM" in md
+    assert "synthetic cohort" not in md  # cohort.source: manifest
+    assert {"argmax", "youden_oof"} == set(pd.read_csv(d / "thr.csv")["method"])
+    assert "multinomial" in " ".join(pd.read_csv(d / "chosen.csv")["value"])
     assert not (d / "provenance.json").exists()
 
 
 def test_nomogram_predictions_follow_the_schema(branch):
     d = branch
+    # t_score and pain are ASTLOF components: allowed here by the flag, which the outputs record
     assert run("nomogram", {"nomogram": {"clinical": ["age", "sex", "t_score", "pain"], "alpha": 1.0,
-                                         "model": "ordinal"}},
+                                         "model": "ordinal", "allow_label_components": True}},
                fused=d / "fused.csv", cohort=d / "cohort.csv", summary=d / "nom.json", nomogram=d / "nom.png",
                calibration=d / "cal.png", predictions=d / "nom_pred.csv") == 0
     p = read(d / "nom_pred.csv", ["0", "1", "2"])
     assert set(p["model"]) == {"ordinal"} and len(p) == len(pd.read_csv(d / "fused.csv"))
-    assert json.loads((d / "nom.json").read_text())["selected_clinical"] == ["age", "sex", "t_score", "pain"]
+    nom = json.loads((d / "nom.json").read_text())
+    assert nom["selected_clinical"] == ["age", "sex", "t_score", "pain"] and nom["allow_label_components"] is True
 
 
 @pytest.mark.parametrize("stage,cfg,missing", [
@@ -102,7 +123,7 @@ def test_a_missing_config_key_is_named(branch, capsys, stage, cfg, missing):
             "select": dict(cohort=d / "cohort.csv", harmonised=d / "harm.csv", reader1=d / "r1.csv",
                            reader2=d / "r2.csv", outdir=d / "xsel"),
             "classify": dict(fused=d / "fused.csv", models=d / "x.joblib", cv=d / "xcv.csv",
-                             predictions=d / "xp.csv")}[stage]
+                             predictions=d / "xp.csv", oof=d / "xoof.csv")}[stage]
     assert run(stage, cfg, **opts) == 2
     err = capsys.readouterr().err
     assert f"lacks key '{missing}'" in err and "Traceback" not in err
@@ -116,6 +137,8 @@ def test_shap_reads_its_keys(branch):
     outs = {o: [d / f"{o}{k}.png" for k in range(3)] for o in ("bar", "beeswarm", "decision")}
     assert run("shap", {"seed": 0, "shap": {"max_cases": 6, "background": 3, "nsamples": 20}},
                backbone="radimagenet", models=d / "models_radimagenet.joblib", fused=d / "fused.csv",
-               table=d / "shap.csv", **outs) == 0
+               table=d / "shap.csv", bar_stacked=d / "stacked.png",
+               prospective_decision=[d / f"pro{k}.png" for k in range(3)], prospective_table=d / "pro.csv", **outs) == 0
+    assert (d / "stacked.png").stat().st_size and all((d / f"pro{k}.png").stat().st_size for k in range(3))
     t = pd.read_csv(d / "shap.csv")
     assert {"feature", "overall", "explainer"} <= set(t.columns) and all(p.stat().st_size for p in outs["bar"])

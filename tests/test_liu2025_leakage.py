@@ -55,8 +55,8 @@ def _run(perturb):
     harm, _, combat = L.harmonise(r1, c, ["age", "sex"], True)
     sel, steps = L.select_radiomics(harm, r1, r2, c, CFG, seed=0)
     fused, fusion, _ = L.fuse(harm, sel, dtl, c, CFG, 0)
-    best, cv, _, _, pred = L.classify(fused, GRIDS, 3, 0, 1, log=lambda m: None)
-    return {"combat": combat, "steps": steps, "fusion": fusion, "best": best, "cv": cv, "pred": pred}
+    best, cv, _, _, pred, oof = L.classify(fused, GRIDS, 3, 0, 1, log=lambda m: None)
+    return {"combat": combat, "steps": steps, "fusion": fusion, "best": best, "cv": cv, "pred": pred, "oof": oof}
 
 
 def test_non_training_rows_do_not_change_any_fitted_object(tmp_path):
@@ -79,6 +79,7 @@ def test_non_training_rows_do_not_change_any_fitted_object(tmp_path):
     assert list(pa.columns[:5]) == ["case_id", "mask_label", "patient", "split", "truth"]
     tr = pa["split"] == "train"
     pd.testing.assert_frame_equal(pa[tr], pb[tr])
+    pd.testing.assert_frame_equal(a["oof"], b["oof"])  # out-of-fold training predictions too
     probs = ["prob_0", "prob_1", "prob_2"]
     assert not pa[~tr][probs].equals(pb[~tr][probs])  # the test can fail
 

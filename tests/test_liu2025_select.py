@@ -74,3 +74,65 @@ def test_fusion_radscore_tracks_the_class():
     rs = fm.radscore(Z)
     assert list(Z.columns) == fm.selected_ and "f0" in fm.selected_
     assert rs.groupby(y).mean().is_monotonic_increasing
+
+
+def _study_tables(n_pat=60, seed=5, n_dtl=50):
+    """Harmonised radiomics, DTL features and the cohort table of a small study."""
+    X, y, _ = _planted(n=2 * n_pat, seed=seed)
+    rng = np.random.default_rng(seed)
+    keys = [f"c{i // 2}:{20 + i % 2}" for i in range(len(X))]
+    X.index = keys
+    # DTL: a few strong directions plus noise, so the variance spreads over many components
+    base = rng.normal(size=(len(X), 6)) @ rng.normal(size=(6, n_dtl))
+    dtl = pd.DataFrame(base + 0.3 * rng.normal(size=(len(X), n_dtl)), index=keys,
+                       columns=[f"dtl_{j}" for j in range(n_dtl)])
+    split = np.where(np.arange(len(X)) // 2 < int(0.75 * n_pat), "train", "internal")
+    cohort = pd.DataFrame({"key": keys, "case_id": [k.split(":")[0] for k in keys], "split": split,
+                           "site": "s1", "label": y})
+    return X, dtl, cohort
+
+
+def test_pca_fraction_fitted_on_training_rows_only():
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    from vfrepro.studies.liu2025_dlr.features import pca_size
+    X, dtl, cohort = _study_tables()
+    tr = dtl.loc[cohort.set_index("key")["split"].eq("train").to_numpy()]
+    k, info = pca_size(tr, 0.9)
+    cum = np.cumsum(PCA().fit(StandardScaler().fit_transform(tr)).explained_variance_ratio_)
+    assert k == int(np.argmax(cum >= 0.9)) + 1 and cum[k - 1] >= 0.9 > cum[k - 2]
+    assert info["kept"] == k and info["warnings"] == []
+    # changing validation rows does not move the size
+    dtl2 = dtl.copy()
+    dtl2.loc[~dtl.index.isin(tr.index)] *= 50
+    assert pca_size(dtl2.loc[tr.index], 0.9)[0] == k
+
+
+def test_pca_count_capped_by_a_small_cohort_warns():
+    from vfrepro.studies.liu2025_dlr.features import pca_size
+    _, dtl, _ = _study_tables(n_pat=10, n_dtl=80)
+    tr = dtl.iloc[:12]
+    k, info = pca_size(tr, 37)
+    assert k == 11 and info["cap"] == 11
+    assert info["warnings"] and "small cohort" in info["warnings"][0] and "37" in info["warnings"][0]
+    # n - 1 components explain all the training variance: a fraction is always reachable
+    k, info = pca_size(tr, 0.999)
+    assert k <= 11 and info["explained_variance"] >= 0.999 and info["warnings"] == []
+
+
+def test_fuse_records_pca_and_lasso_path_consistent_with_the_selection():
+    from vfrepro.studies.liu2025_dlr.features import fuse, lasso_tables
+    X, dtl, cohort = _study_tables()
+    table, fm, summary = fuse(X, list(X.columns), dtl, cohort,
+                              {"pca_components": 0.9, "lasso_folds": 5, "min_features": 2}, seed=0)
+    assert summary["pca"]["rule"].startswith("smallest k") and summary["pca_components"] == summary["pca"]["kept"]
+    t = lasso_tables(fm)
+    chosen = t["cv"].loc[t["cv"]["chosen"], "lambda"].item()
+    assert np.isclose(chosen, summary["lasso"]["lambda"])
+    at = t["path"][np.isclose(t["path"]["lambda"], chosen)]
+    nz = sorted(at.loc[at["coef"] != 0, "feature"].unique())
+    assert nz == sorted(fm.selected_)
+    assert t["cv"]["cv_deviance"].idxmin() == t["cv"].index[t["cv"]["lambda_min"]][0]
+    rad = t["radscore"]
+    assert set(rad["feature"]) == set(fm.selected_) | {"(Intercept)"} and set(rad["class"]) == {"0", "1", "2"}

@@ -1,7 +1,9 @@
 """The manifest door: schema, study columns, files, per-patient consistency, pseudonyms."""
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 
 from vfrepro.cli import main
 from vfrepro.cohort.manifest import STUDY_COLUMNS, load_manifest
@@ -9,13 +11,27 @@ from vfrepro.deid import case_id
 from vfrepro.errors import InputError
 
 
+def write_mask(path, labels=(19, 20), array=None, **geometry):
+    """A small label map (T12 = 19, L1 = 20 by default): masks are read at validation."""
+    if array is None:
+        array = np.zeros((8, 16, 16), np.uint8)
+        for k, lab in enumerate(labels):
+            array[2 + 3 * k:4 + 3 * k, 4:12, 4:12] = lab
+    img = sitk.GetImageFromArray(array)
+    for key, value in geometry.items():
+        getattr(img, f"Set{key}")(value)
+    sitk.WriteImage(img, str(path))
+    return path
+
+
 @pytest.fixture
 def cohort(tmp_path):
     """A two-patient manifest whose files exist; columns for every study."""
     for pid in ("P1", "P2"):
         (tmp_path / "dicom" / pid).mkdir(parents=True)
-        for f in ("mask.nii.gz", "lesion.nii.gz", "lat.png"):
+        for f in ("lesion.nii.gz", "lat.png"):
             (tmp_path / f"{pid}_{f}").write_bytes(b"x")
+        write_mask(tmp_path / f"{pid}_mask.nii.gz")
     rows = []
     for pid, split in (("P1", "train"), ("P2", "external")):
         for level, label in (("T12", 19), ("L1", 20)):

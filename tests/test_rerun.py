@@ -27,9 +27,11 @@ EXPECTED = {
     "xu2023_vcf_reader_study": 1,
     "rosenberg_xray_cam": 1,         # the tiny config draws CAMs of resnet18 only
     "wang2024_twostage_evaluate": 1,  # F1 bootstrap CIs only: no detector or classifier refit
-    # The verdicts read the re-evaluated tables (xu, wang), and the summary reads the verdicts;
-    # SHAP and CAMs feed no verdict, so liu's and rosenberg's verdicts stay.
+    # The verdicts read the re-evaluated tables (xu, wang) and rosenberg's CAM-on-lesion share
+    # (its CAM job reruns), and the summary reads the verdicts; SHAP feeds no verdict, so liu's
+    # verdicts stay.
     "xu2023_vcf_reproduction": 1,
+    "rosenberg_xray_reproduction": 1,
     "wang2024_twostage_reproduction": 1,
     "reproduction_report": 1,
     "provenance_config": 1,          # holds the whole resolved config: any change reruns it

@@ -29,7 +29,9 @@ def workdir(tmp_path):
 
 def test_dry_run_prints_quoted_commands(workdir):
     run, manifest = workdir
-    proc = run_snakemake(run, "-n", "-p", "results/ingest/qc.csv", extra_config=_config(manifest))
+    # --workflow-profile none: the default profile (quiet: [rules]) hides the printed commands
+    proc = run_snakemake(run, "-n", "-p", "--workflow-profile", "none", "results/ingest/qc.csv",
+                         extra_config=_config(manifest))
     out = proc.stdout + proc.stderr
     validate = next(line for line in out.splitlines() if "vfrepro validate-manifest" in line)
     ingest = next(line for line in out.splitlines() if "vfrepro ingest " in line)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from . import registry
 from .errors import InputError
-from .io_safety import check_args
+from .io_safety import check_args, check_outputs, describe_os_error, is_output
 
 # Subcommand -> the module whose add_parser(subparsers) defines it (and sets `func`). A run
 # imports only the module of its own subcommand: importing every stage (scipy.stats, torch,
@@ -47,16 +48,41 @@ def build_parser(modules: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_show_warning = warnings.showwarning
+
+
+def _show_vfrepro_warning(message, category, filename, lineno, file=None, line=None):
+    """vfrepro's own warnings (e.g. select.FoldsReduced) as one 'warning: ...' line in the log."""
+    if category.__module__.startswith("vfrepro"):
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    warnings.showwarning = _show_vfrepro_warning
     module = SUBCOMMANDS.get(argv[0]) if argv else None
     args = build_parser([module] if module else None).parse_args(argv)
     try:
         check_args(args)  # an output that is also an input would overwrite it
+        # an output we cannot write (a folder for a file, a file for a folder, no permission):
+        # refused before compute is spent
+        check_outputs({"--" + k.replace("_", "-"): v for k, v in vars(args).items()
+                       if k not in ("func", "command") and is_output(k)})
     except InputError as exc:
         print(f"vfrepro {args.command}: {exc}", file=sys.stderr)
         return 2
-    return int(args.func(args) or 0)
+    # What a command meets while it runs and that is the user's to fix is one line naming the
+    # file, not a traceback; anything else is a bug and keeps its traceback.
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"error: vfrepro {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: vfrepro {args.command}: cannot read or write {describe_os_error(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -41,8 +41,16 @@ def patient_folds(groups, k: int, seed: int, y=None) -> np.ndarray:
     return folds
 
 
-def patient_split(groups, test_fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of the test rows: ``test_fraction`` of patients drawn with ``seed``."""
+def patient_split(groups, test_fraction: float, seed: int, y=None) -> np.ndarray:
+    """Boolean mask of the test rows: ``test_fraction`` of patients drawn with ``seed``.
+
+    With ``y`` (row labels): stratified by class (sklearn StratifiedGroupKFold with
+    ``round(1 / test_fraction)`` folds, shuffled with ``seed``); the test split is the first
+    fold that holds every class the cohort allows on both sides (a class with at least two
+    patients), else the first fold that holds the most such classes.
+    """
+    if y is not None:
+        return _stratified_split(groups, y, test_fraction, seed)
     groups = np.asarray(groups).astype(str)
     uniq = np.unique(groups)
     rng = np.random.default_rng(seed)
@@ -51,3 +59,29 @@ def patient_split(groups, test_fraction: float, seed: int) -> np.ndarray:
         raise InputError(f"cannot hold out {n_test} of {len(uniq)} patients", field="test_fraction")
     test = set(rng.permutation(uniq)[:n_test].tolist())
     return np.array([g in test for g in groups])
+
+
+def _stratified_split(groups, y, test_fraction: float, seed: int) -> np.ndarray:
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups, y = np.asarray(groups).astype(str), np.asarray(y).astype(str)
+    if not 0 < test_fraction < 1:
+        raise InputError(f"test_fraction must lie between 0 and 1, not {test_fraction}", field="test_fraction")
+    k = max(2, int(round(1 / test_fraction)))
+    n_pat = len(np.unique(groups))
+    if n_pat < k:
+        raise InputError(f"a 1/{k} patient hold-out needs at least {k} patients; there are {n_pat}",
+                         field="test_fraction")
+    # A class can sit on both sides only when at least two patients have it.
+    possible = [c for c in np.unique(y) if len(np.unique(groups[y == c])) >= 2]
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    best, best_score = None, -1
+    for _, test in splitter.split(np.zeros(len(y)), y, groups):
+        mask = np.zeros(len(y), dtype=bool)
+        mask[test] = True
+        score = sum(c in set(y[mask]) and c in set(y[~mask]) for c in possible)
+        if score > best_score:
+            best, best_score = mask, score
+        if score == len(possible):
+            break
+    return best

@@ -165,8 +165,21 @@ def collect(config: dict, study: str, repo: Path | str | None = None,
         "hardware": hardware(),
         "weights": weights(config, study, Path(workdir) if workdir else None),
         "outputs": {str(p): file_sha256(Path(p)) for p in sorted(outputs or []) if Path(p).is_file()},
+        "chosen": chosen(outputs),
         "config": config,
     }
+
+
+def chosen(outputs: list | None) -> list[dict]:
+    """The deviations from the paper a study lists (the rows of its ``chosen.csv`` among
+    ``outputs``, vfrepro.evaluate.chosen; config rows left out: the record holds the config)."""
+    import csv
+    rows = []
+    for p in sorted(outputs or []):
+        if Path(p).name == "chosen.csv" and Path(p).is_file():
+            with open(p, newline="") as fh:
+                rows += [r for r in csv.DictReader(fh) if r.get("module") != "config"]
+    return rows
 
 
 def to_markdown(record: dict) -> str:
@@ -189,6 +202,9 @@ def to_markdown(record: dict) -> str:
               f"- GPU: {', '.join(hw['gpus'])}", f"- OS: {hw['os']} ({hw['machine']})",
               "", "## Packages", "", "| package | version |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in record["packages"].items()]
+    if record.get("chosen"):
+        lines += ["", "## Deviations from the paper and values it leaves out", ""]
+        lines += [f"- **{r['setting']}** ({r['module']}): {r['value']}. {r['reason']}" for r in record["chosen"]]
     lines += ["", "## Outputs", "", "| file | sha256 |", "|---|---|"]
     lines += [f"| {k} | `{v}` |" for k, v in record["outputs"].items()]
     lines += ["", "## Configuration (resolved)", "", f"sha256 `{record['config_sha256']}`", "",

@@ -27,6 +27,8 @@ rule validate_manifest:
         "logs/cohort/validate_manifest.log",
     params:
         studies=",".join(enabled_studies()),
+        required=",".join(REQUIRED_STUDIES),
+        study_config=manifest_check_params(),
         real="--real-cohort" if config["cohort"]["source"] == "manifest" else "",
     threads: 1
     resources:
@@ -35,4 +37,6 @@ rule validate_manifest:
         "../../envs/core.yaml"
     shell:
         "vfrepro validate-manifest --manifest {input:q} --out {output:q} "
-        "--studies {params.studies:q} {params.real:q} > {log:q} 2>&1"
+        # --opt=value: an empty list (a CT-only cohort skips every study) stays one word
+        "--studies={params.studies:q} --required={params.required:q} "
+        "--study-config {params.study_config} {params.real:q} > {log:q} 2>&1"

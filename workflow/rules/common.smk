@@ -26,7 +26,8 @@ STUDY_TARGETS = {}
 
 
 def enabled_studies():
-    return [s for s in STUDIES if config.get(s, {}).get("enabled", False)]
+    """Studies enabled in config whose manifest columns the cohort has (see STUDY_SKIP below)."""
+    return [s for s in STUDIES if config.get(s, {}).get("enabled", False) and s not in STUDY_SKIP]
 
 
 wildcard_constraints:
@@ -74,6 +75,39 @@ def raw_manifest():
     if not config["cohort"]["manifest"]:
         raise ValueError("config cohort.source is 'manifest' but cohort.manifest is empty")
     return config["cohort"]["manifest"]
+
+
+def _manifest_header():
+    """The raw manifest's column names (its header only), or None before it exists (the
+    synthetic cohort, generated with every column) or when it cannot be read (validate-manifest
+    then says why)."""
+    try:
+        return list(pd.read_csv(raw_manifest(), nrows=0).columns)
+    except Exception:
+        return None
+
+
+# A cohort without a study's manifest columns (a CT-only cohort) skips that study, named in one
+# line, unless config cohort.required_studies lists it (validate-manifest then refuses).
+REQUIRED_STUDIES = [s for s in config["cohort"].get("required_studies", [])
+                    if config.get(s, {}).get("enabled", False)]
+_HEADER = _manifest_header() if config["cohort"]["source"] == "manifest" else None
+STUDY_SKIP = {}
+if _HEADER is not None:
+    from vfrepro.cohort.manifest import skip_line, study_availability
+
+    _, STUDY_SKIP = study_availability(
+        _HEADER, [s for s in STUDIES if config.get(s, {}).get("enabled", False)], REQUIRED_STUDIES)
+    if STUDY_SKIP:  # once per invocation, on the console
+        print(skip_line(STUDY_SKIP), file=sys.stderr)
+
+
+def manifest_check_params():
+    """validate-manifest's --study-config: the keys it reads of each enabled study (the rows
+    liu2025_dlr analyses, its ComBat covariates), shell-quoted JSON."""
+    from vfrepro.cohort.manifest import study_check_config
+
+    return shlex.quote(json.dumps(study_check_config(config, enabled_studies()), sort_keys=True))
 
 
 if config["cohort"]["source"] == "manifest":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +22,12 @@ def add_parser(sub) -> None:
     p.add_argument("--out", required=True, help="validated manifest CSV to write")
     p.add_argument("--studies", default="", help=f"comma-separated studies to check columns for "
                    f"(known: {', '.join(registry.names())})")
+    p.add_argument("--required", default="",
+                   help="comma-separated studies that must run: a lacking column is an error (the other "
+                   "--studies whose columns the manifest lacks are skipped, named in one line)")
+    p.add_argument("--study-config", default="{}", metavar="JSON",
+                   help="JSON object {study: config section}: the rows a study analyses (liu2025_dlr "
+                   "vertebrae) and its ComBat covariates (liu2025_dlr combat.covariates)")
     p.add_argument("--salt", default=default_salt(),
                    help="secret salt of the case pseudonyms (default: $VFREPRO_SALT, else the demo salt)")
     p.add_argument("--real-cohort", action="store_true",
@@ -33,11 +40,23 @@ def run(args) -> int:
     if args.salt == DEFAULT_SALT and args.real_cohort:
         print(DEMO_SALT_WARNING, file=sys.stderr)
     try:
-        table = load_manifest(args.manifest, studies=studies, salt=args.salt)
+        try:
+            study_config = json.loads(args.study_config)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--study-config is not JSON ({exc.msg})", field="--study-config") from None
+        if not isinstance(study_config, dict):
+            raise InputError("--study-config must be a JSON object {study: section}", field="--study-config")
+        required = [s for s in args.required.split(",") if s]
+        studies += [s for s in required if s not in studies]
+        table = load_manifest(args.manifest, studies=studies, salt=args.salt, required=required,
+                              study_config=study_config)
     except InputError as exc:
         print(f"manifest rejected: {exc}", file=sys.stderr)
         return 2
+    for note in table.attrs.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
-    print(f"manifest ok: {table['case_id'].nunique()} case(s), {len(table)} vertebra row(s)")
+    print(f"manifest ok: {table['case_id'].nunique()} case(s), {len(table)} vertebra row(s); "
+          f"studies checked: {', '.join(table.attrs.get('studies', [])) or 'none'}")
     return 0

@@ -136,8 +136,10 @@ class CropDataset(Dataset):
         if train and spec.vflip:
             aug.append(T.RandomVerticalFlip())
         if train and (spec.rotation_deg or spec.shift):
+            # Bilinear: torchvision's default (nearest) leaves staircase edges on rotated cortex.
             aug.append(T.RandomAffine(degrees=spec.rotation_deg,
-                                      translate=(spec.shift, spec.shift) if spec.shift else None))
+                                      translate=(spec.shift, spec.shift) if spec.shift else None,
+                                      interpolation=T.InterpolationMode.BILINEAR))
         self.aug = T.Compose(aug) if aug else None
         self.mean = torch.tensor(spec.mean).view(3, 1, 1)
         self.std = torch.tensor(spec.std).view(3, 1, 1)

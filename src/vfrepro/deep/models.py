@@ -27,7 +27,7 @@ from torchvision.models.detection.backbone_utils import _mobilenet_extractor, _r
 from ..errors import InputError
 
 __all__ = ["ARCHS", "RADIMAGENET_MAP", "build_model", "load_weights", "replace_head", "freeze",
-           "head_module", "feature_layer_name", "n_trainable", "family"]
+           "head_module", "feature_layer_name", "n_trainable", "family", "frozen_bn_eval"]
 
 # Architecture -> family; the family decides where the head and the last feature maps are.
 ARCHS = {
@@ -174,8 +174,8 @@ def load_weights(model: nn.Module, arch: str, path: str | Path, config_key: str 
 def freeze(model: nn.Module, arch: str, trainable: list[str] | str = "all") -> nn.Module:
     """Freeze everything except the named modules (and always the head).
 
-    ``trainable`` is "all", or a list of module name prefixes, e.g. ``["layer3", "layer4"]``
-    (ResNet18: the last two residual blocks, as rosenberg_xray) or ``["features.24",
+    ``trainable`` is "all", or a list of module name prefixes, e.g. ``["layer4"]`` (ResNet18:
+    its last two residual blocks, the two BasicBlocks layer4.0 and layer4.1) or ``["features.24",
     "classifier"]`` (VGG16: last conv block and the classifier). A name that matches no
     parameter is an error, so a typo in config cannot silently freeze the whole network.
     """
@@ -198,6 +198,20 @@ def freeze(model: nn.Module, arch: str, trainable: list[str] | str = "all") -> n
         raise InputError(f"trainable layer name(s) {bad} match no parameter of {arch}; top-level "
                          f"modules are {[n for n, _ in model.named_children()]}", field="trainable")
     return model
+
+
+def frozen_bn_eval(model: nn.Module) -> list[str]:
+    """Put every BatchNorm layer whose parameters are all frozen into eval mode (call after
+    ``model.train()``): it then normalises with its stored running statistics and does not
+    update them, so a frozen block stays the pretrained block. Gives the names switched."""
+    names = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            ps = list(m.parameters(recurse=False))
+            if ps and not any(p.requires_grad for p in ps):
+                m.eval()
+                names.append(name)
+    return names
 
 
 def _classifier(arch: str) -> nn.Module:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
+from .models import frozen_bn_eval
 from .tasks import SingleLabel, Task
 
 __all__ = ["TrainConfig", "TrainResult", "train_model", "predict", "select_device", "seed_everything",
@@ -54,6 +55,7 @@ class TrainConfig:
     class_weights: str = "none"        # none | balanced (loss weights n / (K * n_k))
     sampler: str = "none"              # none | balanced (WeightedRandomSampler); caller weights win
     skip_single_batches: bool = False  # skip training batches of 1 (BatchNorm needs > 1 sample)
+    freeze_bn_stats: bool = False      # frozen BatchNorm layers in eval mode (running stats kept)
     seed: int = 0
     device: str = "auto"               # auto (cuda if available) | cpu | cuda
     amp: bool = True                   # GPU only
@@ -243,6 +245,8 @@ def train_model(model: nn.Module, train_ds, cfg: TrainConfig, val_ds=None, log_c
         for epoch in _progress(range(start, cfg.epochs), cfg.progress, desc):
             te = time.time()
             model.train()
+            if cfg.freeze_bn_stats:  # else frozen blocks' running stats drift to the new data
+                frozen_bn_eval(model)
             tot, correct, n, parts = 0.0, 0.0, 0, {}
             for batch in train_loader:
                 if cfg.skip_single_batches and len(batch[0]) < 2:

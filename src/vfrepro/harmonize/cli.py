@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 
+from ..io_safety import read_csv
 from .combat import ComBat
 
 
@@ -16,10 +17,8 @@ def _fail(msg: str):
 
 
 def _cmd_combat(a) -> int:
-    try:
-        df = pd.read_csv(a.csv)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        _fail(f"cannot read CSV {a.csv}: {e}")
+    # the shared reader: absent, empty, semicolon- or tab-separated, not UTF-8 -> one line
+    df = read_csv(a.csv, what="--csv")
     cols = list(map(str, df.columns))
     df.columns = cols
     if a.batch not in cols:

@@ -9,6 +9,8 @@ import pandas as pd
 
 from vfrepro.cohort.manifest import cases, load_manifest
 from vfrepro.deid import default_salt
+from vfrepro.errors import InputError
+from vfrepro.io_safety import read_csv, require_columns
 from vfrepro.ingest.run import IngestOptions, failure_report, ingest_cases
 
 
@@ -41,18 +43,23 @@ def add_parser(sub) -> None:
 
 def read_cases(manifest: str, salt: str) -> pd.DataFrame:
     """Cases (case_id, dicom_dir, ...) from a raw or an already validated manifest."""
-    head = pd.read_csv(manifest, nrows=0).columns
+    head = read_csv(manifest, what="manifest", nrows=0).columns
     if "patient_id" in head:
         return cases(load_manifest(manifest, salt=salt))
-    table = pd.read_csv(manifest)
+    table = read_csv(manifest, what="manifest")
     return cases(table)
 
 
 def run(args) -> int:
+    try:
+        table = read_cases(args.manifest, args.salt)
+    except InputError as exc:
+        print(f"error: vfrepro ingest: {exc}", file=sys.stderr)
+        return 2
     options = IngestOptions(correct_tilt=not args.no_tilt_correction, max_tilt_deg=args.max_tilt_deg,
                             spacing_rel_tol=args.spacing_tolerance, min_slices=args.min_slices,
                             require_modality=None if args.modality == "any" else args.modality)
-    qc = ingest_cases(read_cases(args.manifest, args.salt), Path(args.out), options, args.threads)
+    qc = ingest_cases(table, Path(args.out), options, args.threads)
     n_ok = int((qc["status"] == "ok").sum())
     print(f"ingest: {n_ok} of {len(qc)} case(s) ok; QC table {Path(args.out) / 'qc.csv'}")
     report = failure_report(qc)
@@ -78,7 +85,12 @@ def add_gate_parser(sub) -> None:
 
 
 def run_gate(args) -> int:
-    qc = pd.read_csv(args.qc, dtype={"case_id": str})
+    try:
+        qc = read_csv(args.qc, what="ingest QC table", dtype={"case_id": str})
+        require_columns(qc, ("case_id", "status"), args.qc, what="ingest QC table (written by `vfrepro ingest`)")
+    except InputError as exc:
+        print(f"error: vfrepro ingest-gate: {exc}", file=sys.stderr)
+        return 2
     report = failure_report(qc)
     if report:
         print(report, file=sys.stderr)
@@ -91,6 +103,7 @@ def run_gate(args) -> int:
     if not ok:
         print("no case passed ingest QC", file=sys.stderr)
         return 1
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("".join(f"{c}\n" for c in ok))
     print(f"ingest gate: {len(ok)} case(s) go on")
     return 0

@@ -65,6 +65,11 @@ def ingest_case(case_id: str, dicom_dir: str, out_path: str | Path | None,
                    slice_thickness=first.slice_thickness)
         if options.require_modality and first.modality != options.require_modality:
             raise GeometryError(f"modality {first.modality}, expected {options.require_modality}")
+        odd = next((s for s in series.slices if s.modality != first.modality), None)
+        if odd is not None:  # one series, one modality: a stray slice is a mixed-up copy
+            raise InputError(f"Modality {odd.modality} in one slice of a {first.modality} series "
+                             f"(first slice {first.name}): slices of another scan mixed in",
+                             case=case_id, path=odd.name, field="Modality")
         if len(series.slices) < options.min_slices:
             raise GeometryError(f"only {len(series.slices)} slice(s), fewer than min_slices="
                                 f"{options.min_slices}")

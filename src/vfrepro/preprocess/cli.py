@@ -10,29 +10,29 @@ import numpy as np
 import SimpleITK as sitk
 
 from vfrepro.errors import InputError
-from vfrepro.preprocess.resample import (check_same_grid, label_volumes, resample_image,
-                                         resample_mask, target_grid)
+from vfrepro.preprocess.resample import (fit_mask_to_image, label_counts, label_volumes, read_image,
+                                         resample_image, resample_mask, target_grid)
 
 
 def _labels(text: str) -> dict[int, str]:
     """'18:T11,19:T12' -> {18: 'T11', 19: 'T12'}."""
-    out = {}
-    for item in filter(None, text.split(",")):
-        label, _, level = item.partition(":")
-        out[int(label)] = level or f"label{label}"
-    return out
+    from vfrepro.io_safety import parse_label_levels  # a bad entry: InputError naming --labels
+    return parse_label_levels(text, "--labels", "label{label}")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
         "preprocess", help="resample a case's image (B-spline) and mask (nearest neighbour)",
-        description="Check that the mask has the image's geometry (size, spacing, origin, direction), "
+        description="Check that the mask is a label map of the image's physical region (a mask on another voxel "
+        "grid of that region is first put onto the image grid, nearest neighbour), "
         "resample the image with a cubic B-spline and the mask with nearest neighbour onto one grid "
         "at --spacing, and refuse empty or tiny vertebra labels by name. With --reference, only the "
         "mask is resampled, onto that already resampled image's grid (e.g. a second reader's mask).")
     p.add_argument("--case-id", required=True, help="pseudonymous case id (for messages)")
     p.add_argument("--image", required=True, help="ingested image (NIfTI) the mask was drawn on")
-    p.add_argument("--mask", required=True, help="label map (NIfTI) in the image's geometry")
+    p.add_argument("--mask", required=True,
+                   help="label map (NIfTI) of the image's region; on another voxel grid of the same "
+                   "region (flipped or permuted axes) it is resampled onto the image grid (nearest neighbour)")
     p.add_argument("--labels", required=True,
                    help="vertebrae to check, as LABEL:LEVEL pairs, e.g. 18:T11,19:T12")
     p.add_argument("--spacing", type=float, nargs=3, default=[1.0, 1.0, 1.0], metavar=("X", "Y", "Z"),
@@ -48,12 +48,23 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     try:
-        image = sitk.ReadImage(args.image)
-        mask = sitk.ReadImage(args.mask)
-        check_same_grid(image, mask, case=args.case_id, mask_path=Path(args.mask).name)
+        spacing = np.asarray(args.spacing, dtype=float)
+        if not (np.isfinite(spacing).all() and (spacing > 0).all()):
+            raise InputError(f"--spacing must be three positive voxel sizes in mm, got "
+                             f"{' '.join(f'{v:g}' for v in spacing)}", case=args.case_id,
+                             field="preprocess.spacing")
+        # Named by field and file name only: SimpleITK's own errors carry the absolute path.
+        image = read_image(args.image, case=args.case_id, field="image", what="--image")
+        mask = read_image(args.mask, case=args.case_id, field="mask", what="--mask", label_map=True)
+        label_counts(mask, case=args.case_id, mask_path=Path(args.mask).name)
+        # Another voxel grid of the same region (flipped / permuted axes): onto the image grid.
+        mask, note = fit_mask_to_image(image, mask, case=args.case_id, mask_path=Path(args.mask).name)
+        if note:
+            print(f"preprocess {args.case_id}: {note}")
         labels = _labels(args.labels)
         if args.reference:
-            reference = sitk.ReadImage(args.reference)
+            reference = read_image(args.reference, case=args.case_id, field="reference",
+                                   what="--reference")
         else:
             if not args.out_image:
                 raise InputError("--out-image is needed unless --reference is given")

@@ -20,6 +20,7 @@ import SimpleITK as sitk
 import yaml
 
 from vfrepro.errors import InputError
+from vfrepro.io_safety import parse_label_levels
 
 ID_COLUMNS = ["case_id", "mask_label", "level", "reader", "status", "message"]
 DEFAULT_PARAMS = "radiomics_params.yaml"
@@ -35,14 +36,49 @@ def load_params(path: str | Path | None = None, bin_width: float | None = None) 
     path = Path(path) if path else default_params_path()
     if not path.is_file():
         raise InputError("radiomics params file not found", path=str(path))
-    params = yaml.safe_load(path.read_text()) or {}
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        raise InputError(f"radiomics params file is not valid YAML{at}: {getattr(exc, 'problem', None) or exc}",
+                         path=str(path)) from None
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InputError("radiomics params file must be a YAML mapping (imageType, featureClass, setting)",
+                         path=str(path))
     params.setdefault("setting", {})
+    if not isinstance(params["setting"], dict):
+        raise InputError("radiomics params 'setting' must be a mapping", path=str(path), field="setting")
     if bin_width is not None:
         if not bin_width > 0:
             raise InputError(f"bin width must be > 0, got {bin_width}", field="liu2025_dlr.radiomics.bin_width")
         params["setting"]["binWidth"] = float(bin_width)
     params["setting"]["label"] = 1
+    validate_params(params, path)
     return params
+
+
+def validate_params(params: dict, path=None) -> None:
+    """PyRadiomics' own check of a params dict (its pykwalify schema: unknown keys, wrong types,
+    unknown feature classes or features), before any image is read; a failure is an InputError
+    naming the file and PyRadiomics' reason."""
+    import pykwalify.core
+    from radiomics import getParameterValidationFiles
+
+    schema, funcs = getParameterValidationFiles()
+    level = pykwalify.core.log.level
+    pykwalify.core.log.setLevel(logging.CRITICAL)  # it logs the same reasons before raising
+    try:
+        pykwalify.core.Core(source_data=params, schema_files=[schema], extensions=[funcs]).validate()
+    except Exception as exc:  # noqa: BLE001 - pykwalify SchemaError or the schema functions' ValueError
+        text = getattr(exc, "msg", None) or str(exc)
+        reasons = [ln.strip(" -") for ln in str(text).splitlines() if ln.strip() and "validation failed" not in ln]
+        raise InputError(f"radiomics params rejected by PyRadiomics: {'; '.join(reasons) or text}",
+                         path=str(path) if path else None) from None
+    finally:
+        pykwalify.core.log.setLevel(level)
 
 
 def make_extractor(params: dict):
@@ -105,17 +141,8 @@ def extract_case(image_path, mask_path, labels: dict[int, str], case_id: str, re
 
 
 def parse_labels(text: str) -> dict[int, str]:
-    """'20:L1,21:L2' -> {20: 'L1', 21: 'L2'}."""
-    out = {}
-    for item in filter(None, (s.strip() for s in text.split(","))):
-        lab, _, level = item.partition(":")
-        try:
-            out[int(lab)] = level or lab
-        except ValueError:
-            raise InputError(f"bad label entry {item!r}; expected LABEL:LEVEL", field="--labels") from None
-    if not out:
-        raise InputError("no labels given", field="--labels")
-    return out
+    """'20:L1,21:L2' -> {20: 'L1', 21: 'L2'}; a bad, repeated or missing entry: InputError."""
+    return parse_label_levels(text, "--labels", "{label}")
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:

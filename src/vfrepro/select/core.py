@@ -9,6 +9,8 @@ final LASSO and a Radscore.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
@@ -70,9 +72,15 @@ def spearman_greedy(X: pd.DataFrame, threshold: float = 0.9) -> tuple[list[str],
     return [n for n, a in zip(names, alive) if a], removed
 
 
-def cv_folds(y, groups, k: int, seed: int) -> np.ndarray:
+class FoldsReduced(UserWarning):
+    """Fewer CV folds than configured (a small cohort): said in the log and in the outputs."""
+
+
+def cv_folds(y, groups, k: int, seed: int, notes: list | None = None, what: str = "CV") -> np.ndarray:
     """Fold ids 0..k'-1, stratified by class and grouped by patient; k' = min(k, smallest class's
-    number of patients) so every fold's training part holds every class."""
+    number of patients) so every fold's training part holds every class. A reduction (k' < k)
+    is never silent: a FoldsReduced warning (the run's log) and, with ``notes``, a line
+    appended there for the stage's outputs."""
     y = np.asarray(y)
     groups = np.asarray(groups)
     per_class = pd.Series(groups).groupby(y).nunique()
@@ -80,15 +88,24 @@ def cv_folds(y, groups, k: int, seed: int) -> np.ndarray:
     if kk < 2:
         raise ValueError(f"class {per_class.idxmin().item() if hasattr(per_class.idxmin(), 'item') else per_class.idxmin()} has {per_class.min()} training patient(s); "
                          "cross-validation needs >= 2 per class (enlarge the cohort)")
+    if kk < k:
+        smallest = per_class.idxmin()
+        msg = (f"{what}: {k}-fold CV reduced to {kk} folds: class {str(smallest)!r} has only "
+               f"{int(per_class.min())} training patient(s), and every fold's training part must hold "
+               f"every class")
+        warnings.warn(msg, FoldsReduced, stacklevel=2)
+        if notes is not None:
+            notes.append(msg)
     return patient_folds(groups, kk, seed, y=y)
 
 
 def lasso_select(X: pd.DataFrame, y, groups, nfolds: int = 10, seed: int = 0, rule: str = "min",
-                 min_features: int = 1) -> tuple[list[str], dict, pd.Series]:
+                 min_features: int = 1, keep: dict | None = None) -> tuple[list[str], dict, pd.Series]:
     """LASSO (binomial/multinomial) with CV lambda. Gives (selected, summary dict, importance =
     max |standardised coef| over classes). If the chosen lambda keeps fewer than
     ``min_features``, the largest path lambda that keeps that many is used (stated in the dict)."""
-    fold = cv_folds(y, groups, nfolds, seed)
+    notes: list[str] = []
+    fold = cv_folds(y, groups, nfolds, seed, notes, what="LASSO lambda")
     res = cv_lasso(X, np.asarray(y), foldid=fold, seed=seed, **LASSO_PATH)
     lam = res.lambda_min if rule == "min" else res.lambda_1se
     note = f"lambda.{rule}"
@@ -104,9 +121,12 @@ def lasso_select(X: pd.DataFrame, y, groups, nfolds: int = 10, seed: int = 0, ru
     coef = res.coef(lam).drop(index="(Intercept)")
     orig = res.coef(lam, scale="original")  # on the scale of X, for the Radscore
     importance = coef.abs().max(axis=1).loc[sel].sort_values(ascending=False)
+    if keep is not None:  # the whole path and CV curve, for the appendix figures (liu2025_dlr fuse)
+        keep["cv"] = res
     summary = {"lambda": float(lam), "lambda_min": float(res.lambda_min), "lambda_1se": float(res.lambda_1se),
                "rule": note, "nfolds": int(fold.max() + 1), "selected": sel,
-               "coef": orig.loc[sel].to_dict(), "intercept": orig.loc["(Intercept)"].to_dict()}
+               "coef": orig.loc[sel].to_dict(), "intercept": orig.loc["(Intercept)"].to_dict(),
+               "warnings": notes}
     return sel, summary, importance
 
 
@@ -142,7 +162,9 @@ class FusionModel:
         self.fused_cols_ = list(fused.columns)
         self.scaler_ = StandardScaler().fit(fused.to_numpy())
         Z = pd.DataFrame(self.scaler_.transform(fused.to_numpy()), index=fused.index, columns=self.fused_cols_)
-        self.selected_, self.lasso_, imp = lasso_select(Z, y, groups, nfolds, self.seed, "min", min_features)
+        keep = {}
+        self.selected_, self.lasso_, imp = lasso_select(Z, y, groups, nfolds, self.seed, "min", min_features, keep)
+        self.lasso_cv_ = keep["cv"]
         self.importance_ = imp
         coef = pd.DataFrame(self.lasso_["coef"])
         self.coef_ = coef.loc[self.selected_]

@@ -5,14 +5,19 @@
 - :mod:`.icc`: the six Shrout-Fleiss ICC forms (psych::ICC).
 - :mod:`.lasso`: L1 logistic / multinomial with CV-chosen lambda (glmnet).
 - :mod:`.paired`: paired t-test and McNemar (R stats).
+- :mod:`.multitest`: multiplicity-adjusted p-values (R ``p.adjust``).
+
+Where a patient contributes several rows, pass ``groups``: the CIs then resample patients
+(``roc.cluster_bootstrap_auc_ci``, ``multiclass_table(groups=...)``).
 """
 
 # `icc` the function is not re-exported: it would shadow the `icc` submodule.
 from .icc import icc_all, icc_per_feature
 from .lasso import cv_lasso
 from .multiclass import multiclass_table
+from .multitest import adjust_p
 from .paired import mcnemar, paired_t
-from .roc import auc, bootstrap_auc_ci, delong_ci, delong_test
+from .roc import auc, bootstrap_auc_ci, cluster_bootstrap_auc_ci, delong_ci, delong_test
 
-__all__ = ["auc", "bootstrap_auc_ci", "delong_ci", "delong_test", "multiclass_table", "icc_all",
-           "icc_per_feature", "cv_lasso", "paired_t", "mcnemar"]
+__all__ = ["auc", "bootstrap_auc_ci", "cluster_bootstrap_auc_ci", "delong_ci", "delong_test",
+           "multiclass_table", "icc_all", "icc_per_feature", "cv_lasso", "paired_t", "mcnemar", "adjust_p"]

@@ -51,6 +51,7 @@ def _read(path: str, *cols: str) -> pd.DataFrame:
         df = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise SystemExit(f"error: cannot read CSV {path}: {e}")
+    cols = tuple(dict.fromkeys(cols))  # the same column may be named twice (e.g. --score-a = --score-b)
     for c in cols:
         if c not in df.columns:
             raise SystemExit(f"error: column {c!r} not in {path} (columns: {', '.join(map(str, df.columns))})")
@@ -77,27 +78,80 @@ def _guard(fn):
     return run
 
 
+def _conf_level(text: str) -> float:
+    """argparse type: a confidence level strictly between 0 and 1 (0.95, not 95)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if not 0 < v < 1:
+        hint = f" (did you mean {v / 100:g}?)" if 1 < v < 100 else ""
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}{hint}")
+    return v
+
+
+_ZERO_ONE = ({"0", "1"}, {"False", "True"}, {"false", "true"}, {"0.0", "1.0"})
+
+
+def _truth01(df, a):
+    """0/1 truth and the positive label as read. Without --positive only 0/1 (or False/True)
+    labels are taken; anything else (e.g. 'fracture'/'none', 1/2) is refused, not guessed."""
+    raw = df[a.truth].to_numpy()
+    if a.positive is None:
+        levels = {str(v) for v in pd.unique(raw)}
+        if not any(levels <= z for z in _ZERO_ONE):
+            shown = ", ".join(sorted(levels)[:10])
+            raise SystemExit(f"error: column {a.truth!r} in {a.csv} has labels {shown}, not 0/1: pass "
+                             f"--positive LABEL to say which label is the positive class")
+    y = _roc.as_binary(raw, a.positive, name=a.truth)
+    positive = a.positive if a.positive is not None else str(raw[y == 1][0]) if y.any() else "1"
+    return y, positive
+
+
+def _warn_constant(s, col) -> list[str]:
+    if len(s) and np.ptp(s) == 0:
+        msg = f"scores in column {col!r} are constant ({s[0]:g}): AUC 0.5 by ties, the model does not rank"
+        sys.stderr.write(f"warning: {msg}\n")
+        return [msg]
+    return []
+
+
 # ---------------------------------------------------------------------------- commands
 def _cmd_auc(a):
-    df = _read(a.csv, a.truth, a.score)
-    y = _roc.as_binary(df[a.truth].to_numpy(), a.positive, name=a.truth)
+    cols = [a.truth, a.score] + ([a.groups] if a.groups else [])
+    df = _read(a.csv, *cols)
+    y, positive = _truth01(df, a)
     s = _num(df, a.score, a.csv)
-    if a.method == "delong":
+    warnings = _warn_constant(s, a.score)
+    groups = df[a.groups].astype(str).to_numpy() if a.groups else None
+    if groups is not None and _roc.has_repeats(groups):
+        # Rows of one group (patient) are not independent: resample groups, whatever --method says.
+        r = _roc.cluster_bootstrap_auc_ci(y, s, groups, a.n_boot, a.seed, a.conf_level, a.direction)
+    elif a.method == "delong":
         r = _roc.delong_ci(y, s, a.conf_level, a.direction)
     else:
         r = _roc.bootstrap_auc_ci(y, s, a.n_boot, a.seed, a.conf_level, a.direction)
     out = r.as_dict()
-    out.update(direction=a.direction, conf_level=a.conf_level)
-    if a.method == "bootstrap":
+    out.update(positive=positive, direction=a.direction, conf_level=a.conf_level)
+    if r.method != "delong":
         out.update(n_boot=a.n_boot, seed=a.seed)
+    if groups is not None:
+        out["n_groups"] = int(len(set(groups)))
+    if warnings:
+        out["warnings"] = warnings
     return _emit(out)
 
 
 def _cmd_delong(a):
     df = _read(a.csv, a.truth, a.score_a, a.score_b)
-    y = _roc.as_binary(df[a.truth].to_numpy(), a.positive, name=a.truth)
-    r = _roc.delong_test(y, _num(df, a.score_a, a.csv), _num(df, a.score_b, a.csv), a.conf_level, a.direction)
-    r.update(n_pos=int(y.sum()), n_neg=int(len(y) - y.sum()), direction=a.direction, conf_level=a.conf_level)
+    y, positive = _truth01(df, a)
+    sa, sb = _num(df, a.score_a, a.csv), _num(df, a.score_b, a.csv)
+    warnings = _warn_constant(sa, a.score_a) + _warn_constant(sb, a.score_b)
+    r = _roc.delong_test(y, sa, sb, a.conf_level, a.direction)
+    r.update(n_pos=int(y.sum()), n_neg=int(len(y) - y.sum()), positive=positive, direction=a.direction,
+             conf_level=a.conf_level)
+    if warnings:
+        r["warnings"] = warnings
     return _emit(r)
 
 
@@ -115,7 +169,15 @@ def _cmd_multiclass(a):
     classes = _split_cols(a.classes, "--classes") if a.classes else pcols
     P = np.column_stack([_num(df, c, a.csv) for c in pcols])
     pred = df[a.pred_col].to_numpy() if a.pred_col else None
-    return _emit(_mc.multiclass_table(df[a.truth].to_numpy(), P, classes, pred, a.n_boot, a.seed, a.conf_level))
+    warnings = [w for c, col in zip(pcols, P.T) for w in _warn_constant(col, c)]
+    groups = None
+    if a.groups:
+        groups = _read(a.csv, a.groups)[a.groups].astype(str).to_numpy()
+    out = _mc.multiclass_table(df[a.truth].to_numpy(), P, classes, pred, a.n_boot, a.seed, a.conf_level,
+                               groups=groups)
+    if warnings:
+        out["warnings"] = warnings
+    return _emit(out)
 
 
 def _cmd_icc(a):
@@ -155,7 +217,8 @@ def _cmd_mcnemar(a):
 # ---------------------------------------------------------------------------- parser
 def _common(p, boot: bool = False):
     p.add_argument("--csv", required=True, help="input CSV, one row per case")
-    p.add_argument("--conf-level", type=float, default=0.95, help="confidence level of intervals (default 0.95)")
+    p.add_argument("--conf-level", type=_conf_level, default=0.95,
+                   help="confidence level of intervals, strictly between 0 and 1 (default 0.95)")
     if boot:
         p.add_argument("--n-boot", type=int, default=1000 if boot == "mc" else 2000,
                        help="bootstrap resamples (default %(default)s)")
@@ -165,7 +228,8 @@ def _common(p, boot: bool = False):
 def _binary(p):
     p.add_argument("--truth", required=True, help="column with the true class of each case")
     p.add_argument("--positive", default=None,
-                   help="label of the positive class in --truth (default: 1/True, or the larger of two labels)")
+                   help="label of the positive class in --truth; required unless the labels are 0/1 "
+                        "(or False/True), where 1 is positive.  The JSON says which label was positive")
     p.add_argument("--direction", choices=["<", ">"], default="<", help=DIRECTION_HELP)
 
 
@@ -185,6 +249,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     _binary(p)
     p.add_argument("--score", required=True, help="column with the model score (higher = more positive)")
     p.add_argument("--method", choices=["delong", "bootstrap"], default="delong", help="CI method (default delong)")
+    p.add_argument("--groups", default=None,
+                   help="column with a patient id: when a patient has several rows the CI is a cluster "
+                        "bootstrap of patients, whatever --method says")
     p.set_defaults(func=_guard(_cmd_auc))
 
     p = sub.add_parser("delong", help="DeLong test of two correlated ROC curves on the same cases",
@@ -207,6 +274,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--classes", default=None,
                    help="comma-separated class labels in --prob-cols order (default: the column names)")
     p.add_argument("--pred-col", default=None, help="column with the predicted class (default: argmax of probs)")
+    p.add_argument("--groups", default=None,
+                   help="column with a patient id: when a patient has several rows the bootstrap resamples "
+                        "patients (not class-stratified)")
     p.set_defaults(func=_guard(_cmd_multiclass))
 
     p = sub.add_parser("icc", help="the six Shrout-Fleiss ICC forms with F-test CIs (as psych::ICC)",

@@ -11,13 +11,18 @@ each resample is a vector of case counts, confusion tables are count-weighted su
 AUCs come from :func:`vfrepro.stats.roc.weighted_auc_batch`, so the whole table costs
 O(n_boot * n * K).  A metric undefined in a resample (e.g. PPV with no predicted
 positives) is left out of that metric's quantiles.
+
+With ``groups`` (e.g. patient ids) in which some group has several rows, the bootstrap is
+a cluster bootstrap instead: groups are drawn with replacement and every row of a drawn
+group comes along, for every metric. It is not class-stratified (a patient's rows may
+belong to different classes), so class sizes vary between resamples.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .roc import weighted_auc_batch
+from .roc import cluster_counts, group_codes, weighted_auc_batch
 
 __all__ = ["METRICS", "encode_labels", "multiclass_table", "ovr_confusion_metrics"]
 
@@ -93,12 +98,13 @@ def _all_metrics(W, y, P, Y, Q):
 
 
 def multiclass_table(truth, probs, classes=None, pred=None, n_boot: int = 1000, seed: int = 0,
-                     conf_level: float = 0.95) -> dict:
+                     conf_level: float = 0.95, groups=None) -> dict:
     """OvR metrics table with stratified percentile bootstrap CIs.
 
     Takes ``truth`` (n,) labels, ``probs`` (n, K) class scores in the order of ``classes``
     (default ``0..K-1``), optional ``pred`` (n,) predicted labels (default: argmax of probs,
-    first class on ties), ``n_boot`` resamples (0 = no CIs) and ``seed``.
+    first class on ties), ``n_boot`` resamples (0 = no CIs), ``seed`` and optional ``groups``
+    (n,) (cluster bootstrap when a group repeats; see the module note).
     Gives ``{"classes", "n", "n_boot", "seed", "per_class": {class: {metric: {"value",
     "ci_low", "ci_high"}}}, "overall": {"accuracy"|"macro_auc"|"micro_auc": {...}}}``.
     """
@@ -122,21 +128,33 @@ def multiclass_table(truth, probs, classes=None, pred=None, n_boot: int = 1000, 
     Y = np.eye(K)[y]
     Q = np.eye(K)[q]
 
+    codes = None if groups is None else group_codes(groups, n)
+    cluster = codes is not None and np.bincount(codes).max() > 1
+    method = ("cluster bootstrap (groups resampled with all their rows; not class-stratified)" if cluster
+              else "stratified bootstrap (rows resampled within each true class)")
+
     per0, ov0 = _all_metrics(np.ones((1, n)), y, P, Y, Q)
     boots_per = {m: [] for m in METRICS}
     boots_ov = {m: [] for m in ov0}
     if n_boot:
         rng = np.random.default_rng(seed)
         members = [np.where(y == k)[0] for k in range(K)]
-        # Draw all indices first (fixed order: class by class), so results do not depend on _CHUNK.
-        draws = [rng.integers(0, len(mk), size=(n_boot, len(mk)), dtype=np.int32) for mk in members]
+        # Draw everything first (fixed order), so results do not depend on _CHUNK.
+        if cluster:
+            Wall = cluster_counts(rng, codes, n_boot)
+        else:
+            draws = [rng.integers(0, len(mk), size=(n_boot, len(mk)), dtype=np.int32) for mk in members]
         for s in range(0, n_boot, _CHUNK):
             b = min(_CHUNK, n_boot - s)
-            # Case counts per replicate: one bincount over (replicate, case) cells.
-            cells = np.concatenate([mk[d[s:s + b]] for mk, d in zip(members, draws)], axis=1)
-            cells = cells + (np.arange(b) * n)[:, None]
-            W = np.bincount(cells.ravel(), minlength=b * n).reshape(b, n).astype(float)
-            per, ov = _all_metrics(W, y, P, Y, Q)
+            if cluster:
+                W = Wall[s:s + b].astype(float)
+            else:
+                # Case counts per replicate: one bincount over (replicate, case) cells.
+                cells = np.concatenate([mk[d[s:s + b]] for mk, d in zip(members, draws)], axis=1)
+                cells = cells + (np.arange(b) * n)[:, None]
+                W = np.bincount(cells.ravel(), minlength=b * n).reshape(b, n).astype(float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per, ov = _all_metrics(W, y, P, Y, Q)
             for m in METRICS:
                 boots_per[m].append(per[m])
             for m in ov:
@@ -157,5 +175,7 @@ def multiclass_table(truth, probs, classes=None, pred=None, n_boot: int = 1000, 
                              for m in METRICS}
     overall = {m: summary(ov0[m][0], np.concatenate(boots_ov[m]) if n_boot else None) for m in ov0}
     return {"classes": [str(c) for c in classes], "n": int(n), "n_per_class": counts.tolist(),
+            "n_groups": int(codes.max() + 1) if codes is not None else int(n),
+            "method": method if n_boot else "none",
             "n_boot": int(n_boot), "seed": int(seed), "conf_level": float(conf_level),
             "per_class": per_class, "overall": overall}

@@ -21,6 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _st
 
+# Below these counts a CI is not reported (NaN with a note): a percentile interval from a
+# handful of cases is two or three distinct values, not an interval estimate.
+MIN_CI_POS = 5
+MIN_CI_NEG = 5
+MIN_CI_GROUPS = 5
+
 __all__ = [
     "as_binary",
     "auc",
@@ -28,6 +34,14 @@ __all__ = [
     "delong_ci",
     "delong_test",
     "bootstrap_auc_ci",
+    "cluster_bootstrap_auc_ci",
+    "cluster_counts",
+    "has_repeats",
+    "group_codes",
+    "ci_shortfall",
+    "MIN_CI_POS",
+    "MIN_CI_NEG",
+    "MIN_CI_GROUPS",
     "weighted_auc_batch",
     "naive_delong_test",
 ]
@@ -224,7 +238,9 @@ def weighted_auc_batch(pos_scores, neg_scores, w_pos, w_neg, chunk: int = 256) -
         # below + 1/2 * tied  ==  (C[lo] + C[hi]) / 2
         plc = 0.5 * (C[:, lo] + C[:, hi])
         wp = np.asarray(w_pos[s:s + chunk], float)
-        out[s:s + chunk] = (wp * plc).sum(axis=1) / (wp.sum(axis=1) * wn.sum(axis=1))
+        # A resample without positives or negatives (possible when clusters are drawn) -> NaN.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[s:s + chunk] = (wp * plc).sum(axis=1) / (wp.sum(axis=1) * wn.sum(axis=1))
     return out
 
 
@@ -254,3 +270,82 @@ def bootstrap_auc_ci(truth, score, n_boot: int = 2000, seed: int = 0, conf_level
     alpha = 1 - conf_level
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return AUCResult(a, float(lo), float(hi), "bootstrap", len(pos), len(neg), float(boots.std(ddof=1)))
+
+
+def group_codes(groups, n: int | None = None) -> np.ndarray:
+    """Integer codes 0..G-1 of a group (patient) vector, in order of first appearance.
+
+    Raises ValueError when the length differs from ``n`` or a group is missing (NaN/None).
+    """
+    g = np.asarray(groups, dtype=object)
+    if g.ndim != 1:
+        raise ValueError(f"groups: expected a 1-D vector, got shape {g.shape}")
+    if n is not None and len(g) != n:
+        raise ValueError(f"groups has {len(g)} entries, the data {n} rows")
+    miss = [i for i, v in enumerate(g) if v is None or (isinstance(v, float) and np.isnan(v))]
+    if miss:
+        raise ValueError(f"groups: {len(miss)} missing value(s) (first at row {miss[0]})")
+    _, first, inv = np.unique(g.astype(str), return_index=True, return_inverse=True)
+    # Relabel by first appearance so the codes (and hence the draws) do not depend on sorting.
+    rank = np.empty(len(first), dtype=int)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inv.ravel()]
+
+
+def has_repeats(groups) -> bool:
+    """True when some group holds more than one row (so rows are not independent)."""
+    if groups is None:
+        return False
+    c = group_codes(groups)
+    return len(c) > 0 and np.bincount(c).max() > 1
+
+
+def cluster_counts(rng: np.random.Generator, codes: np.ndarray, n_boot: int) -> np.ndarray:
+    """(n_boot, n) row weights of a cluster bootstrap: G groups drawn with replacement, each
+    row weighted by how often its group was drawn (every row of a drawn group comes along)."""
+    G = int(codes.max()) + 1
+    return resample_counts(rng, G, n_boot)[:, codes]
+
+
+def ci_shortfall(n_pos: int, n_neg: int, n_groups: int | None = None) -> str:
+    """Why a CI would rest on too few cases ('' when it does not): fewer than MIN_CI_POS
+    positives, MIN_CI_NEG negatives or MIN_CI_GROUPS groups (when groups are resampled)."""
+    why = []
+    if n_pos < MIN_CI_POS:
+        why.append(f"{n_pos} positive(s) < {MIN_CI_POS}")
+    if n_neg < MIN_CI_NEG:
+        why.append(f"{n_neg} negative(s) < {MIN_CI_NEG}")
+    if n_groups is not None and n_groups < MIN_CI_GROUPS:
+        why.append(f"{n_groups} patient(s) < {MIN_CI_GROUPS}")
+    return ("no CI: " + ", ".join(why)) if why else ""
+
+
+def cluster_bootstrap_auc_ci(truth, score, groups, n_boot: int = 2000, seed: int = 0,
+                             conf_level: float = 0.95, direction: str = "<") -> AUCResult:
+    """AUC with a cluster (patient-level) percentile bootstrap CI.
+
+    Groups (patients) are drawn with replacement, as many as there are; every row of a
+    drawn group comes along, so rows of one patient stay together and their correlation is
+    kept in the interval. Not stratified by class: a resample may lack positives or
+    negatives, and such resamples are left out of the quantiles (``se`` is over the rest).
+    Without repeated groups this is the unstratified row bootstrap. Bounds are type-7
+    quantiles. Same ``seed`` -> same interval.
+    """
+    if n_boot < 2:
+        raise ValueError(f"n_boot must be >= 2, got {n_boot}")
+    pos, neg = _split(truth, score, direction)
+    y = np.asarray(truth).astype(int)
+    s = np.asarray(score, float)
+    if direction == ">":
+        s = -s
+    codes = group_codes(groups, len(y))
+    rng = np.random.default_rng(seed)
+    W = cluster_counts(rng, codes, n_boot)
+    boots = weighted_auc_batch(s[y == 1], s[y == 0], W[:, y == 1], W[:, y == 0])
+    boots = boots[np.isfinite(boots)]
+    a = auc(truth, score, direction)
+    if len(boots) < 2:
+        return AUCResult(a, float("nan"), float("nan"), "cluster bootstrap", len(pos), len(neg), float("nan"))
+    alpha = 1 - conf_level
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
+    return AUCResult(a, float(lo), float(hi), "cluster bootstrap", len(pos), len(neg), float(boots.std(ddof=1)))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import io_safety
 from ..errors import InputError
 from ..registry import config_value
 
@@ -50,9 +51,8 @@ def guard(fn):
 
 
 def read_csv(path, **kw) -> pd.DataFrame:
-    if not Path(path).is_file():
-        raise InputError("file not found", path=str(path))
-    return pd.read_csv(path, **kw)
+    """An input CSV; absent, empty, unparsable or semicolon-separated is one-line InputError."""
+    return io_safety.read_csv(path, **kw)
 
 
 def write_table(df: pd.DataFrame, path, index: bool = False) -> None:

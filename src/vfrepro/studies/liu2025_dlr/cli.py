@@ -55,11 +55,25 @@ def _cmd_merge(a):
 
 
 def _cmd_combat(a):
+    from vfrepro.cohort.manifest import COMBAT_COVARIATES
+    from vfrepro.errors import InputError
+    from vfrepro.harmonize.checks import check_covariates
+
     from .features import harmonise
     c = _cfg(a)
-    harm, info, model = harmonise(read_csv(a.features, index_col="key"), _cohort(a.cohort),
-                                  need(c, "combat.covariates"), need(c, "combat.parametric"),
-                                  need(c, "combat.unseen_sites", "estimate"))
+    key = "liu2025_dlr.combat.covariates"
+    covariates = need(c, "combat.covariates")
+    features, cohort = read_csv(a.features, index_col="key"), _cohort(a.cohort)
+    if covariates:  # the design ComBat would refuse, named by config key and site, before the fit
+        seen = cohort[cohort["key"].isin(features.index)]
+        check_covariates(seen, list(covariates), seen["split"] == "train", config_key=key,
+                         categorical=COMBAT_COVARIATES["liu2025_dlr"][1], path=Path(a.cohort).name)
+    try:
+        harm, info, model = harmonise(features, cohort, covariates, need(c, "combat.parametric"),
+                                      need(c, "combat.unseen_sites", "estimate"))
+    except ValueError as exc:  # what the checks above do not foresee: still one line
+        raise InputError(f"ComBat refused the design: {exc} (covariates from {key})",
+                         field=key) from None
     model.save(a.model)
     harm.to_csv(a.out, float_format="%.10g")
     write_json(info, a.info)
@@ -104,7 +118,8 @@ def _cmd_deep(a):
 
 def _cmd_fuse(a):
     import joblib
-    from .features import fuse
+    from .cohort import BACKBONE_NAMES
+    from .features import fuse, lasso_figures, lasso_tables
     c = _cfg(a)
     selected = json.loads(Path(a.selected).read_text())["selected"]
     dtl = read_csv(a.dtl, dtype={"case_id": str})
@@ -117,20 +132,32 @@ def _cmd_fuse(a):
     write_table(table, a.out, index=True)
     joblib.dump(model, a.model)
     write_json(summary, a.summary)
-    print(f"fusion: {summary['n_radiomics']} radiomics + {summary['n_dtl']} DTL features, "
-          f"lambda {summary['lasso']['lambda']:.4g}")
+    tabs = lasso_tables(model)
+    write_table(tabs["path"], a.lasso_path)
+    write_table(tabs["cv"], a.lasso_cv)
+    write_table(tabs["radscore"], a.radscore_coef)
+    lasso_figures(model, tabs, BACKBONE_NAMES.get(a.backbone, a.backbone), a.path_png, a.importance_png,
+                  a.radscore_png)
+    for w in summary["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"fusion: PCA kept {summary['pca_components']} DTL components ({summary['pca']['rule']}, explained "
+          f"variance {summary['pca_explained_variance']:.3f}); LASSO kept {summary['n_radiomics']} radiomics + "
+          f"{summary['n_dtl']} DTL features, lambda {summary['lasso']['lambda']:.4g}")
 
 
 def _cmd_classify(a):
     from ...classify import save_models
     from .classifier import classify
     c = _cfg(a)
-    best, table, models, meta, pred = classify(_fused(a.fused), need(c, "classify.grids"), need(c, "classify.cv_folds"),
-                                               need(c, "seed"), a.threads)
+    best, table, models, meta, pred, oof = classify(_fused(a.fused), need(c, "classify.grids"),
+                                                    need(c, "classify.cv_folds"), need(c, "seed"), a.threads)
     write_table(table, a.cv)
     save_models(models, a.models, meta)
     write_table(pred, a.predictions)
-    print(f"best classifier by CV macro AUC: {best}")
+    write_table(oof, a.oof)
+    r = table.set_index("model").loc[best]
+    print(f"best classifier by CV macro AUC (ties: accuracy, then macro F1): {best} (AUC {r['cv_macro_auc']:.3f}, "
+          f"accuracy {r['cv_accuracy']:.3f}, macro F1 {r['cv_f1_macro']:.3f})")
 
 
 def _cmd_evaluate(a):
@@ -142,16 +169,21 @@ def _cmd_evaluate(a):
     preds = {"radimagenet": read(a.pred_radimagenet, CLASS_NAMES), "imagenet": read(a.pred_imagenet, CLASS_NAMES)}
     m = E.metrics(preds, n_boot, seed)
     write_table(m, a.metrics)
-    write_table(E.delong(preds), a.delong)
+    write_table(E.delong(preds, n_boot, seed), a.delong)
+    mc = E.macro_comparison(preds, n_boot, seed)
+    if a.macro_comparison:
+        write_table(mc, a.macro_comparison)
     for bb, path in (("radimagenet", a.roc_radimagenet), ("imagenet", a.roc_imagenet)):
         roc_figure(E.roc_panels(preds[bb]), path, E.roc_title(preds[bb], bb), band_boot=min(n_boot, 200), seed=seed)
     mac = m[(m["metric"] == "macro_auc")][["backbone", "split", "value", "ci_low", "ci_high"]]
     print(mac.to_string(index=False))
+    print(mc[["split", "diff", "ci_low", "ci_high", "p", "p_holm", "n_patients"]].to_string(index=False))
 
 
 def _cmd_shap(a):
     from ...classify import load_models
-    from ...explain.shap_figures import figures, shap_values, top_features
+    import numpy as np
+    from ...explain.shap_figures import decision_case, figures, shap_values, stacked_bar, top_features
     c = _cfg(a)
     seed, n = need(c, "seed"), need(c, "shap.max_cases")
     models, meta = load_models(a.models)
@@ -167,33 +199,106 @@ def _cmd_shap(a):
     classes = list(models[best].classes_)
     outs = {"bar": a.bar, "beeswarm": a.beeswarm, "decision": a.decision}
     figures(vals, expv, ex[feats], ex["label"].to_numpy(), proba, classes, outs, f"{a.backbone} {best}")
+    title = f"{a.backbone} {best}"
+    stacked_bar(vals, ex[feats], classes, a.bar_stacked, title)
     t = top_features(vals, feats, classes)
     t.insert(0, "explainer", kind)
     t.to_csv(a.table, index=False)
-    print(f"SHAP ({kind}) of {best} on {len(ex)} validation vertebrae; top: {t['feature'].head(3).tolist()}")
+    # Fig 8: one prospective vertebra per true class, a seeded draw (not the best-looking one)
+    pro = fused[fused["split"] == "prospective"].sort_index()
+    rng = np.random.default_rng(seed)
+    picks = {k: (str(rng.choice(pro.index[pro["label"] == k].to_numpy())) if (pro["label"] == k).any() else None)
+             for k in classes}
+    keys = [v for v in picks.values() if v is not None]
+    rows = []
+    if keys:
+        pv, pexp, _ = shap_values(models[best], best, tr[feats], pro.loc[keys, feats], need(c, "shap.background"),
+                                  need(c, "shap.nsamples"), seed)
+        pp = models[best].predict_proba(pro.loc[keys, feats].to_numpy())
+    for k, out in zip(CLASSES, a.prospective_decision):  # one file per study class, always
+        if picks.get(k) is None:
+            decision_case(0.0, None, None, feats, out, f"{title}: prospective, class {k}")
+            continue
+        i, j = keys.index(picks[k]), classes.index(k)
+        decision_case(pexp[j], pv[i, :, j], pro.loc[picks[k], feats].to_numpy(float), feats, out,
+                      f"{title}: prospective vertebra of class {k} (p = {pp[i, j]:.2f})")
+        rows.append({"key": picks[k], "truth": int(k), "explainer": kind, "base_value": float(pexp[j]),
+                     "model_output": float(pexp[j] + pv[i, :, j].sum()), "p_class": float(pp[i, j]),
+                     "pred": int(classes[int(np.argmax(pp[i]))])})
+    import pandas as pd
+    pd.DataFrame(rows, columns=["key", "truth", "explainer", "base_value", "model_output", "p_class", "pred"]
+                 ).to_csv(a.prospective_table, index=False, float_format="%.6g")
+    print(f"SHAP ({kind}) of {best} on {len(ex)} validation vertebrae; top: {t['feature'].head(3).tolist()}; "
+          f"prospective decision plots for class(es) {[int(r['truth']) for r in rows]}")
 
 
 def _cmd_nomogram(a):
     from . import nomogram as N
     c = _cfg(a)
     summary, pred, fit = N.run(_fused(a.fused), _cohort(a.cohort), need(c, "nomogram.clinical"),
-                               need(c, "nomogram.alpha"), need(c, "nomogram.model"))
+                               need(c, "nomogram.alpha"), need(c, "nomogram.model"),
+                               need(c, "nomogram.allow_label_components", False))
+    if summary["label_components_among_candidates"]:
+        print(f"warning: nomogram.allow_label_components is true: ASTLOF component(s) "
+              f"{summary['label_components_among_candidates']} are clinical candidates", file=sys.stderr)
     write_table(pred, a.predictions)
     N.draw(fit, a.nomogram, a.calibration)
     write_json(summary, a.summary)
     print(f"combined model: clinical {summary['selected_clinical']} + Radscore; performance {summary['performance']}")
 
 
+def _cmd_table1(a):
+    from . import table1 as T
+    t = T.table1(_cohort(a.cohort))
+    write_table(t, a.csv)
+    Path(a.md).write_text(T.markdown(t))
+    print(f"Table 1: {len(t)} rows")
+
+
 def _cmd_table3(a):
+    import pandas as pd
+    from ...evaluate.schema import read
+    from ...radiomics.extract import load_params
     from . import evaluation as E
+    from . import tables as T
+    from . import thresholds as TH
     c = _cfg(a)
+    seed = need(c, "seed")
+    # the radiomics params in force (the deviations block reports them); "" = the package file
+    params = load_params(need(c, "radiomics.params") or None, need(c, "radiomics.bin_width"))
+    combat = {k: need(c, f"combat.{k}") for k in ("covariates", "unseen_sites")}
     metrics = read_csv(a.metrics)
     metrics["class"] = metrics["class"].astype(str)
-    t, md, tex = E.table3(metrics, E.provenance(need(c, "seed"), a.deep_meta))
+    preds = dict(_pairs(a.predictions, "--predictions", lambda p: read(p, CLASS_NAMES)))
+    oof = dict(_pairs(a.oof, "--oof", lambda p: read(p, CLASS_NAMES)))
+    fusion = dict(_pairs(a.fusion, "--fusion", lambda p: json.loads(Path(p).read_text())))
+    metas = [json.loads(Path(f).read_text()) for f in a.deep_meta]
+    thr = TH.per_class(preds, oof) if preds else None
+    chosen = T.chosen_table(params, metas, fusion, {"combat": combat})
+    t, md, tex = E.table3(metrics, E.provenance(seed, a.deep_meta, a.cohort_source), thr, fusion, chosen)
     write_table(t, a.csv)
     Path(a.md).write_text(md)
     Path(a.tex).write_text(tex)
+    if a.thresholds:
+        write_table(thr if thr is not None else pd.DataFrame(columns=TH.COLUMNS), a.thresholds)
+    if a.chosen:
+        write_table(chosen, a.chosen)
     print(md)
+
+
+def _pairs(items, what, load):
+    """BACKBONE=FILE pairs of the table3 stage, loaded; a bad pair is an InputError naming it."""
+    from ...errors import InputError
+    from .cohort import BACKBONES
+    out = []
+    for item in items or []:
+        bb, sep, path = item.partition("=")
+        if not sep or bb not in BACKBONES:
+            raise InputError(f"{what} {item!r}: give BACKBONE=FILE with BACKBONE one of {list(BACKBONES)}", field=what)
+        if not Path(path).is_file():
+            raise InputError(f"{what}: file not found", path=path, field=what)
+        out.append((bb, load(path)))
+    return out
 
 
 def add_parser(subparsers) -> None:
@@ -249,12 +354,24 @@ def add_parser(subparsers) -> None:
     s.add_argument("--out", required=True, help="output fused table CSV (selected features, radscore; index: key)")
     s.add_argument("--model", required=True, help="output joblib of the fitted fusion model (PCA, scaler, LASSO)")
     s.add_argument("--summary", required=True, help="output JSON: selected features, PCA and LASSO summary")
+    s.add_argument("--backbone", default="", help="backbone name, used in figure titles (radimagenet/imagenet)")
+    s.add_argument("--lasso-path", required=True,
+                   help="output CSV of the fusion LASSO path: lambda, log_lambda, class, feature, coef (standardised)")
+    s.add_argument("--lasso-cv", required=True,
+                   help="output CSV of the LASSO CV curve: lambda, deviance mean and SD, n selected, chosen")
+    s.add_argument("--radscore-coef", required=True,
+                   help="output CSV of the Radscore coefficients (selected features and intercepts, per class)")
+    s.add_argument("--path-png", required=True, help="output PNG: coefficient paths and CV deviance vs log lambda")
+    s.add_argument("--importance-png", required=True, help="output PNG: importance bar of the selected features")
+    s.add_argument("--radscore-png", required=True, help="output PNG: Radscore coefficients per class")
     s = step("classify", _cmd_classify, "grid search of the classifier zoo on training folds")
     s.add_argument("--fused", required=True, help=fused_help)
     s.add_argument("--models", required=True, help="output joblib of the refitted models (and the best one's name)")
     s.add_argument("--cv", required=True, help="output CSV of the grid search's cross-validation results")
     s.add_argument("--predictions", required=True,
                    help="output CSV of the best model's predictions for every vertebra (vfrepro.evaluate.schema: prob_0..prob_2)")
+    s.add_argument("--oof", required=True,
+                   help="output CSV of the best model's out-of-fold predictions of training vertebrae (same columns)")
     s.add_argument("--threads", type=int, default=1, help="parallel jobs for the grid search (default: 1)")
     s = step("evaluate", _cmd_evaluate, "per-split OvR metrics with bootstrap CIs, DeLong, ROC figures")
     s.add_argument("--pred-radimagenet", required=True,
@@ -262,7 +379,12 @@ def add_parser(subparsers) -> None:
     s.add_argument("--pred-imagenet", required=True,
                    help="predictions CSV of the ImageNet branch written by `vfrepro liu2025_dlr classify`")
     s.add_argument("--metrics", required=True, help="output CSV of metrics per backbone, split and class")
-    s.add_argument("--delong", required=True, help="output CSV of DeLong tests RadImageNet vs ImageNet")
+    s.add_argument("--delong", required=True,
+                   help="output CSV of per-class tests RadImageNet vs ImageNet (DeLong and paired patient "
+                        "bootstrap, Holm-adjusted)")
+    s.add_argument("--macro-comparison", default=None,
+                   help="output CSV (written when given; the pipeline always asks for it) per split: macro AUC RadImageNet vs ImageNet, difference with paired "
+                        "patient-bootstrap CI and p")
     s.add_argument("--roc-radimagenet", required=True, help="output PNG of the RadImageNet branch's ROC curves")
     s.add_argument("--roc-imagenet", required=True, help="output PNG of the ImageNet branch's ROC curves")
     s = step("shap", _cmd_shap, "SHAP bar/beeswarm/decision figures of the winning model")
@@ -272,6 +394,11 @@ def add_parser(subparsers) -> None:
     s.add_argument("--table", required=True, help="output CSV of mean |SHAP| per feature and class (and overall), largest first")
     for o in ("bar", "beeswarm", "decision"):
         s.add_argument(f"--{o}", nargs=3, required=True, help="one PNG per class 0, 1, 2")
+    s.add_argument("--bar-stacked", required=True, help="output PNG: global mean |SHAP| stacked over the 3 classes")
+    s.add_argument("--prospective-decision", nargs=3, required=True,
+                   help="output PNGs: decision plot of one prospective vertebra per class 0, 1, 2")
+    s.add_argument("--prospective-table", required=True,
+                   help="output CSV of the prospective vertebrae plotted: key, truth, base value, model output, p")
     s = step("nomogram", _cmd_nomogram, "combined clinical + Radscore model, nomogram and calibration")
     s.add_argument("--fused", required=True, help=fused_help + " (its radscore column is used)")
     s.add_argument("--cohort", required=True, help=cohort_help + " (clinical variables)")
@@ -279,10 +406,26 @@ def add_parser(subparsers) -> None:
     s.add_argument("--nomogram", required=True, help="output PNG of the nomogram")
     s.add_argument("--calibration", required=True, help="output PNG of the calibration curves")
     s.add_argument("--predictions", required=True, help="output CSV of the combined model's predictions (vfrepro.evaluate.schema: prob_0..prob_2)")
+    s = step("table1", _cmd_table1, "Table 1: baseline characteristics by cohort with tests (CSV, Markdown)")
+    s.add_argument("--cohort", required=True, help=cohort_help)
+    s.add_argument("--csv", required=True, help="output Table 1 as CSV")
+    s.add_argument("--md", required=True, help="output Table 1 as Markdown")
     s = step("table3", _cmd_table3, "Table 3 (CSV, Markdown, LaTeX), published beside reproduced")
     s.add_argument("--metrics", required=True, help="metrics CSV written by `vfrepro liu2025_dlr evaluate`")
     s.add_argument("--deep-meta", nargs="+", required=True,
                    help="meta JSONs written by `vfrepro liu2025_dlr deep` (one per backbone)")
+    s.add_argument("--predictions", nargs="+", default=[], metavar="BACKBONE=CSV",
+                   help="predictions CSVs written by `vfrepro liu2025_dlr classify` (per-class thresholds applied)")
+    s.add_argument("--oof", nargs="+", default=[], metavar="BACKBONE=CSV",
+                   help="out-of-fold training predictions written by `vfrepro liu2025_dlr classify` (the "
+                        "per-class Youden thresholds are fitted on them)")
+    s.add_argument("--fusion", nargs="+", default=[], metavar="BACKBONE=JSON",
+                   help="fusion.json written by `vfrepro liu2025_dlr fuse` (feature counts, lambda, PCA size)")
+    s.add_argument("--cohort-source", choices=("synthetic", "manifest"), required=True,
+                   help="the config's cohort.source (the provenance says 'synthetic cohort' only for a generated one)")
     s.add_argument("--csv", required=True, help="output Table 3 as CSV")
     s.add_argument("--md", required=True, help="output Table 3 as Markdown")
     s.add_argument("--tex", required=True, help="output Table 3 as LaTeX")
+    s.add_argument("--thresholds", default="", help="output CSV of per-class metrics by argmax and at the Youden "
+                   "threshold fitted on out-of-fold training scores (per backbone, split, class)")
+    s.add_argument("--chosen", default="", help="output CSV of the deviations from the paper (vfrepro.evaluate.chosen)")

@@ -21,6 +21,24 @@ BACKBONE_NAMES = {"radimagenet": "RadImageNet", "imagenet": "ImageNet"}
 CLASSES = (0, 1, 2)
 LABEL_COL = "astlof_class"
 CLINICAL = ("age", "sex", "t_score", "pain")
+# ASTLOF is the sum of morphology (CT), MRI signal, BMD (from the T-score) and pain scores: a
+# variable below is part of the label's definition (config key: nomogram.clinical).
+ASTLOF_COMPONENTS = {"t_score": "BMD score (astlof_bmd)", "pain": "pain score (astlof_pain)",
+                     "astlof_morphology": "morphology score", "astlof_mri": "MRI score",
+                     "astlof_bmd": "BMD score", "astlof_pain": "pain score", "astlof_total": "the total score"}
+# Baseline variables of the paper's Table 1 the cohort table has that are not components.
+BASELINE = ("age", "sex", "segment", "level")
+
+CHOSEN: list[tuple[str, object, str]] = [
+    ("cohort.segment", "thoracic (T*) / lumbar (L*) from the manifest level",
+     "the paper's Table 1 'fracture location'; a baseline variable that is not an ASTLOF component"),
+]
+
+
+def segment(level) -> str:
+    """Fracture location of a level name: thoracic (T*) or lumbar (L*), else the level's prefix."""
+    s = str(level).strip().upper()
+    return {"T": "thoracic", "L": "lumbar", "C": "cervical", "S": "sacral"}.get(s[:1], s[:1] or "unknown")
 
 
 def key(df: pd.DataFrame) -> pd.Series:
@@ -62,6 +80,7 @@ def build_cohort(manifest: str, passed: str, preprocess_dir: str, label: str = "
     out = m[["case_id", "mask_label", "level", "site", "split", label, *CLINICAL]].copy()
     out = out.rename(columns={label: "label"})
     out["label"] = out["label"].astype(int)
+    out.insert(out.columns.get_loc("level") + 1, "segment", [segment(v) for v in out["level"]])
     out["mask_label"] = out["mask_label"].astype(int)
     out["reader2"] = m["mask_reader2_path"].notna().to_numpy()
     out["image"] = [str(pre / c / "image.nii.gz") for c in out["case_id"]]

@@ -104,6 +104,60 @@ def select_radiomics(harm: pd.DataFrame, r1: pd.DataFrame, r2: pd.DataFrame, coh
     return kept, steps
 
 
+CHOSEN: list[tuple[str, object, str]] = [
+    ("deep.pca_components", "0.95 (explained-variance fraction of the z-scored training DTL features)",
+     "the paper applies PCA to the 2048-d DTL features without the size; a fixed 16 would make ImageNet's "
+     "published 37 retained DTL features impossible. A fraction keeps the components that explain it "
+     "(smallest k with cumulative ratio >= fraction), capped by min(n_train - 1, 2048); an integer asks "
+     "that many under the same cap. Fitted on training rows only; the count kept is in fusion.json"),
+    ("fusion.lasso", "multinomial LASSO, lambda.min by 10-fold patient-grouped CV (deviance)",
+     "the paper says 'LASSO-Cox' for a 3-class outcome without survival times; the multinomial "
+     "(ungrouped) LASSO of vfrepro.stats.lasso is the reading taken. Path, CV curve and coefficients are "
+     "saved beside fusion.json (lasso_path.csv, lasso_cv.csv, radscore_coefficients.csv)"),
+    ("fusion.radscore", "sum_k k * p_k under the final LASSO (expected ASTLOF class)",
+     "the paper builds a DTL_Radscore 'from the fused features and their coefficients' for 3 classes "
+     "without the formula; the expected class is one score per vertebra"),
+    ("fusion.importance", "max over classes of |standardised LASSO coefficient| at the chosen lambda",
+     "the appendix histogram of 'feature importance scores' does not say how the 3 classes combine"),
+]
+
+
+def pca_size(dtl_train: pd.DataFrame, requested: float) -> tuple[int, dict]:
+    """Components of the DTL PCA from the training rows: ``requested`` >= 1 is a count, < 1 an
+    explained-variance fraction (smallest k reaching it); either capped by min(n_train - 1,
+    n_features). Gives (k, info with the cap and a warning when the cap cut the request)."""
+    from sklearn.decomposition import PCA
+    from sklearn.preprocessing import StandardScaler
+
+    n, p = dtl_train.shape
+    cap = int(min(n - 1, p))
+    if cap < 1:
+        raise ValueError(f"PCA of DTL features needs >= 2 training vertebrae, got {n}")
+    Z = StandardScaler().fit_transform(dtl_train.to_numpy())
+    ratio = PCA(n_components=cap, svd_solver="full").fit(Z).explained_variance_ratio_
+    cum = np.cumsum(ratio)
+    info = {"requested": requested, "cap": cap, "cap_rule": "min(n_train - 1, n_dtl_features)",
+            "n_train": int(n), "n_dtl_features": int(p)}
+    if float(requested) >= 1:
+        want = int(requested)
+        k = min(want, cap)
+        info["rule"] = f"{want} components"
+    else:
+        reach = np.flatnonzero(cum >= float(requested) - 1e-12)
+        want = int(reach[0]) + 1 if len(reach) else None  # None: the cap stops short of the fraction
+        k = cap if want is None else want
+        info["rule"] = f"smallest k with cumulative explained variance >= {requested}"
+    info["kept"] = int(k)
+    info["explained_variance"] = float(cum[k - 1])
+    info["warnings"] = []
+    if want is None or want > cap:
+        info["warnings"].append(
+            f"small cohort: PCA kept {k} components (cap min(n_train - 1, {p}) = {cap} with {n} training "
+            f"vertebrae) where {info['rule']} asked for {want if want else 'more'}; explained variance "
+            f"{cum[k - 1]:.3f}")
+    return int(k), info
+
+
 def fuse(harm: pd.DataFrame, selected: list[str], dtl: pd.DataFrame, cohort: pd.DataFrame, cfg: dict,
          seed: int):
     """PCA of DTL (training) + selected radiomics -> z-score -> final LASSO -> Radscore.
@@ -113,7 +167,8 @@ def fuse(harm: pd.DataFrame, selected: list[str], dtl: pd.DataFrame, cohort: pd.
     c = cohort.set_index("key")
     keys = [k for k in harm.index if k in dtl.index]
     train = [k for k in keys if c.at[k, "split"] == "train"]
-    fm = FusionModel(cfg["pca_components"], seed).fit(
+    k, pca_info = pca_size(dtl.loc[train], cfg["pca_components"])
+    fm = FusionModel(k, seed).fit(
         harm.loc[train, selected], dtl.loc[train], c.loc[train, "label"].to_numpy(),
         c.loc[train, "case_id"].to_numpy(), cfg["lasso_folds"], cfg["min_features"])
     Z = fm.transform(harm.loc[keys, selected], dtl.loc[keys])
@@ -121,10 +176,99 @@ def fuse(harm: pd.DataFrame, selected: list[str], dtl: pd.DataFrame, cohort: pd.
     table = pd.concat([c.loc[keys, ["case_id", "split", "site", "label"]], Z, rs], axis=1)
     table.index.name = "key"
     n_rad = sum(1 for f in fm.selected_ if not f.startswith("dtl_pc"))
+    pca_info["explained_variance"] = float(fm.pca_.explained_variance_ratio_.sum())
     summary = {"selected": fm.selected_, "n_radiomics": n_rad, "n_dtl": len(fm.selected_) - n_rad,
-               "pca_components": int(fm.pca_.n_components_),
-               "pca_explained_variance": float(fm.pca_.explained_variance_ratio_.sum()),
-               "lasso": {k: v for k, v in fm.lasso_.items() if k not in ("coef",)}}
+               "n_radiomics_candidates": len(selected), "pca_components": int(fm.pca_.n_components_),
+               "pca_explained_variance": pca_info["explained_variance"], "pca": pca_info,
+               "warnings": list(pca_info["warnings"]),
+               "lasso": {k: v for k, v in fm.lasso_.items() if k not in ("coef",)},
+               "chosen": [list(r) for r in CHOSEN]}
     return table, fm, summary
 
 
+def lasso_tables(fm) -> dict[str, pd.DataFrame]:
+    """The fusion LASSO's path (coefficient per lambda, class and feature, standardised scale),
+    CV curve (deviance mean and SD per lambda, the chosen one marked) and the Radscore
+    coefficients (selected features per class, on the scale of the z-scored fused features)."""
+    cv = fm.lasso_cv_
+    lam = float(fm.lasso_["lambda"])
+    classes = ["coef"] if cv.coef_path.shape[1] == 1 else [str(k) for k in cv.classes]
+    L, C, P = cv.coef_path.shape
+    path = pd.DataFrame({"lambda": np.repeat(cv.lambdas, C * P), "class": np.tile(np.repeat(classes, P), L),
+                         "feature": np.tile(list(map(str, cv.features)), L * C),
+                         "coef": cv.coef_path.reshape(-1)})
+    path.insert(1, "log_lambda", np.log(path["lambda"]))
+    chosen_i = int(np.argmin(np.abs(cv.lambdas - lam)))
+    curve = pd.DataFrame({"lambda": cv.lambdas, "log_lambda": np.log(cv.lambdas), "cv_deviance": cv.cvm,
+                          "cv_deviance_sd": cv.cvsd,
+                          "n_selected": [int((b != 0).any(axis=0).sum()) for b in cv.coef_path]})
+    curve["chosen"] = np.arange(L) == chosen_i
+    curve["lambda_min"] = np.isclose(cv.lambdas, cv.lambda_min)
+    curve["lambda_1se"] = np.isclose(cv.lambdas, cv.lambda_1se)
+    coef = fm.coef_.copy()
+    coef.columns = [str(k) for k in coef.columns]
+    rad = coef.rename_axis("feature").reset_index().melt(id_vars="feature", var_name="class", value_name="coef")
+    icpt = pd.DataFrame({"feature": "(Intercept)", "class": [str(k) for k in coef.columns], "coef": fm.intercept_})
+    rad = pd.concat([icpt, rad], ignore_index=True)
+    rad["importance"] = rad["feature"].map(fm.importance_.to_dict())
+    return {"path": path, "cv": curve, "radscore": rad}
+
+
+def lasso_figures(fm, tables: dict, title: str, path_png: str, importance_png: str, radscore_png: str) -> None:
+    """The appendix figures: coefficient paths per class vs log lambda and the CV deviance curve
+    (chosen lambda marked); the selected features' importance bar; the Radscore coefficients."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path, curve, rad = tables["path"], tables["cv"], tables["radscore"]
+    lam = float(fm.lasso_["lambda"])
+    classes = list(dict.fromkeys(path["class"]))
+    fig, axes = plt.subplots(1, len(classes) + 1, figsize=(4.2 * (len(classes) + 1), 3.8))
+    for ax, k in zip(axes, classes):
+        sub = path[path["class"] == k].pivot(index="log_lambda", columns="feature", values="coef")
+        for f in sub.columns:
+            ax.plot(sub.index, sub[f], lw=0.8)
+        ax.axvline(np.log(lam), color="k", ls="--", lw=0.8)
+        ax.set_xlabel("log(lambda)")
+        ax.set_ylabel("coefficient (standardised)")
+        ax.set_title(f"class {k}", fontsize=9)
+    ax = axes[-1]
+    ax.errorbar(curve["log_lambda"], curve["cv_deviance"], yerr=curve["cv_deviance_sd"], fmt="o", ms=3,
+                color="tab:red", ecolor="0.6", lw=0.8)
+    ax.axvline(np.log(lam), color="k", ls="--", lw=0.8, label=f"chosen lambda = {lam:.4g}")
+    ax.axvline(np.log(curve.loc[curve["lambda_1se"], "lambda"].iloc[0]), color="0.5", ls=":", lw=0.8,
+               label="lambda.1se")
+    ax.set_xlabel("log(lambda)")
+    ax.set_ylabel("CV multinomial deviance")
+    ax.legend(fontsize=7)
+    fig.suptitle(f"{title}: fusion LASSO path", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path_png, dpi=100)
+    plt.close(fig)
+
+    imp = fm.importance_.sort_values()
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(imp) + 1.5))
+    ax.barh(imp.index, imp.to_numpy(), color=["tab:blue" if f.startswith("dtl_pc") else "tab:orange"
+                                               for f in imp.index])
+    ax.set_xlabel("importance: max over classes |standardised coefficient|")
+    ax.set_title(f"{title}: selected fused features (orange radiomics, blue DTL)", fontsize=9)
+    ax.tick_params(axis="y", labelsize=6)
+    fig.tight_layout()
+    fig.savefig(importance_png, dpi=100)
+    plt.close(fig)
+
+    r = rad[rad["feature"] != "(Intercept)"].pivot(index="feature", columns="class", values="coef")
+    r = r.loc[fm.importance_.sort_values().index]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(r) + 1.5))
+    h = 0.8 / max(r.shape[1], 1)
+    for j, k in enumerate(r.columns):
+        ax.barh(np.arange(len(r)) + (j - (r.shape[1] - 1) / 2) * h, r[k].to_numpy(), height=h, label=f"class {k}")
+    ax.set_yticks(np.arange(len(r)), r.index, fontsize=6)
+    ax.axvline(0, color="k", lw=0.6)
+    ax.set_xlabel("coefficient (per z-scored fused feature)")
+    ax.set_title(f"{title}: Radscore coefficients (Radscore = sum_k k p_k)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(radscore_png, dpi=100)
+    plt.close(fig)

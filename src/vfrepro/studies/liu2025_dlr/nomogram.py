@@ -1,7 +1,12 @@
 """liu2025_dlr combined model: clinical variables that differ between ASTLOF classes (training
 rows: one-way ANOVA for continuous, chi-square for categorical) + Radscore in an ordinal
 (proportional-odds, statsmodels OrderedModel) or multinomial (MNLogit) logistic model; a
-nomogram of the ordinal linear predictor and a calibration plot per split."""
+nomogram of the ordinal linear predictor and a calibration plot per split.
+
+The candidates default to baseline variables that are not ASTLOF components (age, sex, the
+fracture segment): the T-score and pain are two of the four scores whose sum is the label, so a
+model given them predicts the label partly from its own definition; they are refused unless
+``nomogram.allow_label_components`` says so, and the outputs then record it."""
 
 from __future__ import annotations
 
@@ -10,6 +15,46 @@ import pandas as pd
 from scipy import stats
 
 PAIN = {"none": 0, "positional": 1, "persistent": 2}
+CATEGORICAL = ("sex", "pain", "segment")
+# the candidates the combined model offers (config schema: liu2025_dlr.nomogram.clinical)
+OFFERED = ("age", "sex", "segment", "t_score", "pain")
+DEFAULT_CLINICAL = ("age", "sex", "segment")
+
+CHOSEN: list[tuple[str, object, str]] = [
+    ("nomogram.clinical", "age, sex, segment (thoracic/lumbar)",
+     "the paper adds 'statistically significant clinical baseline characteristics' (its Table 1: sex, age, "
+     "DXA T-score, fracture location, staging, treatment) without naming those kept. The T-score and pain "
+     "are ASTLOF components (BMD and pain scores), so they are refused unless "
+     "nomogram.allow_label_components; staging and treatment are not in the cohort table"),
+    ("nomogram.level", "not offered (segment instead)",
+     "six levels give sparse class-by-level cells on a small training set; the paper's Table 1 reports the "
+     "thoracic/lumbar location"),
+    ("nomogram.tests", "one-way ANOVA (continuous), chi-square (categorical) across the 3 classes on "
+     "training vertebrae, p < alpha", "the paper names t and chi-square tests for its baseline comparisons"),
+    ("nomogram.model", "proportional-odds logistic (statsmodels OrderedModel) of clinical + Radscore",
+     "the paper's combined model is not specified for 3 ordered classes; the nomogram needs one linear "
+     "predictor"),
+]
+
+
+def check_candidates(variables: list[str], allow_label_components: bool) -> list[str]:
+    """The clinical candidates that are ASTLOF components; an InputError naming the config key
+    when there are any and ``allow_label_components`` is false, or a variable is not offered."""
+    from vfrepro.errors import InputError
+
+    from .cohort import ASTLOF_COMPONENTS
+    unknown = [v for v in variables if v not in OFFERED and v not in ASTLOF_COMPONENTS]
+    if unknown:
+        raise InputError(f"liu2025_dlr.nomogram.clinical: unknown variable(s) {unknown}; choose from "
+                         f"{list(OFFERED)}", field="liu2025_dlr.nomogram.clinical")
+    comps = [v for v in variables if v in ASTLOF_COMPONENTS]
+    if comps and not allow_label_components:
+        what = ", ".join(f"{v} ({ASTLOF_COMPONENTS[v]})" for v in comps)
+        raise InputError(f"liu2025_dlr.nomogram.clinical lists ASTLOF component(s) {what}: the combined model "
+                         f"would predict the label from its own definition. Remove them (default: "
+                         f"{list(DEFAULT_CLINICAL)}) or set liu2025_dlr.nomogram.allow_label_components: true",
+                         field="liu2025_dlr.nomogram.clinical")
+    return comps
 
 
 def design(df: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
@@ -19,6 +64,8 @@ def design(df: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
             X["sex_F"] = (df["sex"] == "F").astype(float)
         elif v == "pain":
             X["pain_score"] = df["pain"].map(PAIN).astype(float)
+        elif v == "segment":
+            X["segment_lumbar"] = (df["segment"] == "lumbar").astype(float)
         else:
             X[v] = df[v].astype(float)
     return X
@@ -28,7 +75,7 @@ def clinical_tests(train: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     rows = []
     for v in variables:
         col = train[v]
-        if v in ("sex", "pain"):
+        if v in CATEGORICAL:
             tab = pd.crosstab(col, train["label"])
             p = stats.chi2_contingency(tab)[1] if tab.shape[0] > 1 and tab.shape[1] > 1 else np.nan
             test = "chi-square"
@@ -143,20 +190,31 @@ def calibration_figure(probs: dict[str, tuple[np.ndarray, np.ndarray]], path: st
     plt.close(fig)
 
 
-def run(fused: pd.DataFrame, cohort: pd.DataFrame, variables: list[str], alpha: float, kind: str):
+def run(fused: pd.DataFrame, cohort: pd.DataFrame, variables: list[str], alpha: float, kind: str,
+        allow_label_components: bool = False):
     """Clinical tests on training rows, the combined model fitted there, its predictions on
-    every split. Gives (summary dict, predictions in the evaluation schema, fit for draw())."""
+    every split. Gives (summary dict, predictions in the evaluation schema, fit for draw()).
+    ASTLOF components among ``variables`` are refused unless ``allow_label_components``."""
+    from vfrepro.errors import InputError
     from vfrepro.stats import multiclass_table
 
     from .classifier import predictions
 
+    comps = check_candidates(list(variables), allow_label_components)
+    missing = [v for v in variables if v not in cohort.columns]
+    if missing:
+        raise InputError(f"cohort table lacks clinical variable(s) {missing} (liu2025_dlr.nomogram.clinical)",
+                         field=missing[0])
     c = cohort.set_index("key")
     df = fused[["case_id", "split", "label", "radscore"]].join(c[variables])
     train = df[df["split"] == "train"]
     tests = clinical_tests(train, variables)
     chosen = tests.loc[tests["p"] < alpha, "variable"].tolist()
     res, cols = fit_combined(train, chosen, kind)
-    out = {"tests": tests.to_dict(orient="records"), "alpha": alpha, "selected_clinical": chosen, "model": kind,
+    out = {"candidates": list(variables), "allow_label_components": bool(allow_label_components),
+           "label_components_among_candidates": comps,
+           "label_components_in_model": [v for v in chosen if v in comps],
+           "tests": tests.to_dict(orient="records"), "alpha": alpha, "selected_clinical": chosen, "model": kind,
            "params": {k: float(v) for k, v in res.params.items()} if hasattr(res.params, "items") else
            np.asarray(res.params).tolist()}
     probs, perf = {}, {}
@@ -172,6 +230,10 @@ def run(fused: pd.DataFrame, cohort: pd.DataFrame, variables: list[str], alpha: 
             t = multiclass_table(d["label"].to_numpy(), P, classes=[0, 1, 2], n_boot=0)
             perf[s] = {"macro_auc": t["overall"]["macro_auc"]["value"], "accuracy": t["overall"]["accuracy"]["value"]}
     out["performance"] = perf
+    out["chosen"] = [list(r) for r in CHOSEN] + (
+        [["nomogram.allow_label_components", "true",
+          f"set in config: ASTLOF component(s) {comps} were candidates, so the combined model may predict the "
+          f"label from part of its definition"]] if comps else [])
     fit = {"res": res, "cols": cols, "train": train, "chosen": chosen, "kind": kind, "probs": probs}
     return out, pd.concat(preds, ignore_index=True), fit
 

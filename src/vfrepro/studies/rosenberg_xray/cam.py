@@ -1,9 +1,12 @@
-"""rosenberg_xray class activation maps over the crops of seeded TP/TN/FP/FN samples."""
+"""rosenberg_xray class activation maps: the figure over seeded TP/TN/FP/FN samples, and every
+fractured test crop's map against its planted lesion (:mod:`.lesion`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from ...errors import InputError
 
 GROUPS = ("TP", "TN", "FP", "FN")
 RECORD_COLUMNS = ["group", "case_id", "level", "truth", "pred", "prob_fracture", "cam_class", "peak_y_frac",
@@ -64,3 +67,53 @@ def cam_figure(model_path, pred: pd.DataFrame, table: pd.DataFrame, out_png, per
                  + (f"; layer {target_layer}" if target_layer else ""), fontsize=8)
     save(fig, out_png, 110)
     return pd.DataFrame(records, columns=RECORD_COLUMNS)
+
+
+LESION_COLUMNS = ["case_id", "level", "truth", "pred", "prob_fracture", "cam_class", "lesion_pixels",
+                  "lesion_area_share", "peak_on_lesion", "topk_mass_share"]
+
+
+def lesion_check(model_path, pred: pd.DataFrame, table: pd.DataFrame, target_layer: str | None = None,
+                 batch: int = 32) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """CAMs (predicted class) of every fractured test crop against its planted lesion
+    (:mod:`.lesion`): (one row per crop, the summary beside the published 81%). A manifest
+    without lesion maps (a real cohort) gives no rows and a summary that says so."""
+    import torch
+
+    from ...deep.cam import class_activation_maps
+    from ...deep.data import CropDataset, CropSpec, load_crops
+    from ...deep.run import load_trained
+    from ...evaluate import published as pub
+    from . import lesion as LS
+    from .study import STUDY
+
+    model, ck = load_trained(model_path)
+    arch = ck["arch"]
+    published = pub.load(STUDY).value(arch, "test", "cam_on_fracture_zone", None)
+    fx = pred[pred["truth"].astype(str) == "1"].reset_index(drop=True)
+    if not set(LS.NEEDS) <= set(table.columns) or table[list(LS.NEEDS)].isna().all().any():
+        empty = pd.DataFrame(columns=LESION_COLUMNS)
+        return empty, LS.summary(empty.assign(lesion_pixels=[]), arch, published,
+                                 "no planted lesion maps in this cohort's manifest: not measured")
+    spec = CropSpec(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in ck["crop"].items()})
+    src = fx[["case_id", "level"]].merge(table, on=["case_id", "level"], how="left")
+    if src[spec.path_col].isna().any():
+        miss = src.loc[src[spec.path_col].isna()].iloc[0]
+        raise InputError("predicted test crop not in the manifest", case=str(miss.case_id), field="level")
+    crops = load_crops(src, spec)
+    masks = LS.crop_masks(src, spec)
+    ds = CropDataset(crops, np.zeros(len(src), dtype=int), spec, train=False)
+    maps, cls = [], []
+    for s in range(0, len(ds), batch):
+        x = torch.stack([ds[i][0] for i in range(s, min(s + batch, len(ds)))])
+        m, c = class_activation_maps(model, arch, x, target_layer=target_layer)
+        maps.append(m)
+        cls.append(c)
+    maps = np.concatenate(maps) if maps else np.zeros((0, spec.size, spec.size))
+    cls = np.concatenate(cls) if cls else np.zeros(0, int)
+    h = LS.hits(maps, masks)
+    rows = pd.DataFrame({"case_id": fx["case_id"], "level": fx["level"], "truth": fx["truth"].astype(str),
+                         "pred": fx["pred"].astype(str), "prob_fracture": fx["prob_1"],
+                         "cam_class": [ck["classes"][c] for c in cls]})
+    rows = pd.concat([rows, h], axis=1)[LESION_COLUMNS]
+    return rows, LS.summary(rows, arch, published)

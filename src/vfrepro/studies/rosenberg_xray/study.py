@@ -37,3 +37,29 @@ def prepare(table: pd.DataFrame, cfg: dict):
                              f"need both fracture classes, found {n.to_dict()}", field="fracture")
     ev["dataset"] = "test"
     return tr, ev
+
+
+# Readings of the paper and values it leaves out (vfrepro.evaluate.chosen gathers them; the CAM
+# check's own list is in .lesion).
+CHOSEN = [
+    ("trainable.resnet18 (paper preset)", "[layer4]",
+     "'the 2 last residual blocks' = ResNet18's two BasicBlocks layer4.0 and layer4.1; the other "
+     "reading, the last two stages [layer3, layer4] (four blocks), is a config choice"),
+    ("trainable.vgg16 (paper preset)", "features.24-28 + classifier",
+     "'the last few layers': which ones is not published"),
+    ("train.freeze_bn_stats (paper preset)", "true",
+     "frozen layers keep their ImageNet BatchNorm running statistics (eval mode while training); "
+     "the paper does not say; the demo trains every layer, so it has no effect there"),
+    ("augment interpolation", "bilinear",
+     "rotation and shift resample bilinearly (torchvision's RandomAffine default is nearest); "
+     "amounts (rotation 10 deg, shift 5%, horizontal flip) are not published"),
+    ("margin", "0.1 of the box on each side", "crop margin around the annotated box not published"),
+    ("test set", "the manifest's internal split (patients apart from training)",
+     "the paper's 52 test crops are not described beyond their number; ours are split by patient"),
+    ("decision rule", "argmax of the softmax (p >= 0.5)", "the paper gives no threshold"),
+    ("CI unit", "patient (cluster bootstrap) for every AUC CI",
+     "several crops come from one patient's radiograph; DeLong treats them as independent"),
+    ("model comparison", "DeLong test and, beside it, the paired cluster bootstrap of the AUC difference",
+     "the paper compares the two AUCs without a test"),
+    ("cv.metric", "pooled out-of-fold score of config cv.metric", "the CV selection criterion is not published"),
+]

@@ -155,6 +155,16 @@ rule liu2025_dlr_fuse:
         fused=f"{LIU}/{{backbone}}/fused.csv",
         model=f"{LIU}/{{backbone}}/fusion.joblib",
         summary=f"{LIU}/{{backbone}}/fusion.json",
+        lasso_path=f"{LIU}/{{backbone}}/lasso_path.csv",
+        lasso_cv=f"{LIU}/{{backbone}}/lasso_cv.csv",
+        radscore_coef=f"{LIU}/{{backbone}}/radscore_coefficients.csv",
+        path_png=report(f"{LIU}/{{backbone}}/lasso_path.png", caption="../../../report/liu2025_dlr_lasso.rst",
+                        category="liu2025_dlr", subcategory="Feature selection"),
+        importance_png=report(f"{LIU}/{{backbone}}/lasso_importance.png", caption="../../../report/liu2025_dlr_lasso.rst",
+                              category="liu2025_dlr", subcategory="Feature selection"),
+        radscore_png=report(f"{LIU}/{{backbone}}/radscore_coefficients.png",
+                            caption="../../../report/liu2025_dlr_lasso.rst", category="liu2025_dlr",
+                            subcategory="Feature selection"),
     log:
         "logs/liu2025_dlr/fuse_{backbone}.log",
     params:
@@ -167,7 +177,9 @@ rule liu2025_dlr_fuse:
     shell:
         "vfrepro liu2025_dlr fuse --cfg {params.cfg} --cohort {input.cohort:q} --harmonised {input.harmonised:q} "
         "--selected {input.selected:q} --dtl {input.dtl:q} --out {output.fused:q} --model {output.model:q} "
-        "--summary {output.summary:q} > {log:q} 2>&1"
+        "--summary {output.summary:q} --backbone {wildcards.backbone:q} --lasso-path {output.lasso_path:q} "
+        "--lasso-cv {output.lasso_cv:q} --radscore-coef {output.radscore_coef:q} --path-png {output.path_png:q} "
+        "--importance-png {output.importance_png:q} --radscore-png {output.radscore_png:q} > {log:q} 2>&1"
 
 
 rule liu2025_dlr_classify:
@@ -177,6 +189,8 @@ rule liu2025_dlr_classify:
         models=f"{LIU}/{{backbone}}/models.joblib",
         cv=f"{LIU}/{{backbone}}/cv_results.csv",
         predictions=f"{LIU}/{{backbone}}/predictions.csv",
+        # out-of-fold training predictions of the winner (same folds): per-class thresholds are fitted on them
+        oof=f"{LIU}/{{backbone}}/oof_predictions.csv",
     log:
         "logs/liu2025_dlr/classify_{backbone}.log",
     params:
@@ -188,7 +202,8 @@ rule liu2025_dlr_classify:
         "../../../../envs/stats.yaml"
     shell:
         "vfrepro liu2025_dlr classify --cfg {params.cfg} --fused {input.fused:q} --threads {threads} "
-        "--models {output.models:q} --cv {output.cv:q} --predictions {output.predictions:q} > {log:q} 2>&1"
+        "--models {output.models:q} --cv {output.cv:q} --predictions {output.predictions:q} --oof {output.oof:q} "
+        "> {log:q} 2>&1"
 
 
 rule liu2025_dlr_evaluate:
@@ -198,6 +213,8 @@ rule liu2025_dlr_evaluate:
     output:
         metrics=f"{LIU}/metrics.csv",
         delong=report(f"{LIU}/delong.csv", caption="../../../report/liu2025_dlr_delong.rst", category="liu2025_dlr"),
+        macro=report(f"{LIU}/macro_auc_comparison.csv", caption="../../../report/liu2025_dlr_macro_auc.rst",
+                     category="liu2025_dlr"),
         roc_radimagenet=report(f"{LIU}/roc_radimagenet.png", caption="../../../report/liu2025_dlr_roc.rst",
                                category="liu2025_dlr", subcategory="ROC"),
         roc_imagenet=report(f"{LIU}/roc_imagenet.png", caption="../../../report/liu2025_dlr_roc.rst",
@@ -214,6 +231,7 @@ rule liu2025_dlr_evaluate:
     shell:
         "vfrepro liu2025_dlr evaluate --cfg {params.cfg} --pred-radimagenet {input.radimagenet:q} "
         "--pred-imagenet {input.imagenet:q} --metrics {output.metrics:q} --delong {output.delong:q} "
+        "--macro-comparison {output.macro:q} "
         "--roc-radimagenet {output.roc_radimagenet:q} --roc-imagenet {output.roc_imagenet:q} > {log:q} 2>&1"
 
 
@@ -229,6 +247,12 @@ rule liu2025_dlr_shap:
                         caption="../../../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
         decision=report(expand(f"{LIU}/shap/{{{{backbone}}}}_decision_class{{k}}.png", k=[0, 1, 2]),
                         caption="../../../report/liu2025_dlr_shap.rst", category="liu2025_dlr", subcategory="SHAP"),
+        bar_stacked=report(f"{LIU}/shap/{{backbone}}_bar_stacked.png", caption="../../../report/liu2025_dlr_shap.rst",
+                           category="liu2025_dlr", subcategory="SHAP"),
+        prospective_decision=report(expand(f"{LIU}/shap/{{{{backbone}}}}_prospective_decision_class{{k}}.png",
+                                           k=[0, 1, 2]), caption="../../../report/liu2025_dlr_shap.rst",
+                                    category="liu2025_dlr", subcategory="SHAP"),
+        prospective_table=f"{LIU}/shap/{{backbone}}_prospective_cases.csv",
     log:
         "logs/liu2025_dlr/shap_{backbone}.log",
     params:
@@ -241,7 +265,9 @@ rule liu2025_dlr_shap:
     shell:
         "vfrepro liu2025_dlr shap --cfg {params.cfg} --backbone {wildcards.backbone:q} --models {input.models:q} "
         "--fused {input.fused:q} --table {output.table:q} --bar {output.bar:q} --beeswarm {output.beeswarm:q} "
-        "--decision {output.decision:q} > {log:q} 2>&1"
+        "--decision {output.decision:q} --bar-stacked {output.bar_stacked:q} "
+        "--prospective-decision {output.prospective_decision:q} --prospective-table {output.prospective_table:q} "
+        "> {log:q} 2>&1"
 
 
 rule liu2025_dlr_nomogram:
@@ -271,19 +297,47 @@ rule liu2025_dlr_nomogram:
         "--predictions {output.predictions:q} > {log:q} 2>&1"
 
 
+rule liu2025_dlr_table1:
+    input:
+        cohort=f"{LIU}/cohort.csv",
+    output:
+        csv=report(f"{LIU}/table1.csv", caption="../../../report/liu2025_dlr_table1.rst", category="liu2025_dlr",
+                   subcategory="Table 1"),
+        md=f"{LIU}/table1.md",
+    log:
+        "logs/liu2025_dlr/table1.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        "../../../../envs/stats.yaml"
+    shell:
+        "vfrepro liu2025_dlr table1 --cohort {input.cohort:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+
+
 rule liu2025_dlr_table3:
     input:
         metrics=f"{LIU}/metrics.csv",
         meta=expand(f"{LIU}/deep/{{b}}_meta.json", b=LIU_BACKBONES),
+        # per-class Youden thresholds: fitted on the out-of-fold training scores, applied to predictions
+        predictions=expand(f"{LIU}/{{b}}/predictions.csv", b=LIU_BACKBONES),
+        oof=expand(f"{LIU}/{{b}}/oof_predictions.csv", b=LIU_BACKBONES),
+        fusion=expand(f"{LIU}/{{b}}/fusion.json", b=LIU_BACKBONES),
     output:
         csv=report(f"{LIU}/table3.csv", caption="../../../report/liu2025_dlr_table3.rst", category="liu2025_dlr",
                    subcategory="Table 3"),
         md=f"{LIU}/table3.md",
         tex=f"{LIU}/table3.tex",
+        thresholds=f"{LIU}/per_class_thresholds.csv",
+        chosen=f"{LIU}/chosen.csv",
     log:
         "logs/liu2025_dlr/table3.log",
     params:
         cfg=liu_params("table3"),
+        cohort_source=config["cohort"]["source"],
+        predictions=lambda w, input: [f"{b}={p}" for b, p in zip(LIU_BACKBONES, input.predictions)],
+        oof=lambda w, input: [f"{b}={p}" for b, p in zip(LIU_BACKBONES, input.oof)],
+        fusion=lambda w, input: [f"{b}={p}" for b, p in zip(LIU_BACKBONES, input.fusion)],
     threads: 1
     resources:
         mem_mb=1000,
@@ -291,7 +345,9 @@ rule liu2025_dlr_table3:
         "../../../../envs/stats.yaml"
     shell:
         "vfrepro liu2025_dlr table3 --cfg {params.cfg} --metrics {input.metrics:q} --deep-meta {input.meta:q} "
-        "--csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} > {log:q} 2>&1"
+        "--predictions {params.predictions:q} --oof {params.oof:q} --fusion {params.fusion:q} "
+        "--cohort-source {params.cohort_source:q} --csv {output.csv:q} --md {output.md:q} --tex {output.tex:q} "
+        "--thresholds {output.thresholds:q} --chosen {output.chosen:q} > {log:q} 2>&1"
 
 
 # The verdict per published number (vfrepro.evaluate.verdict; docs/reproduction.md) from the
@@ -299,6 +355,8 @@ rule liu2025_dlr_table3:
 rule liu2025_dlr_reproduction:
     input:
         metrics=f"{LIU}/metrics.csv",
+        # the fusion LASSO's feature counts and lambda beside the published ones
+        fusion=expand(f"{LIU}/{{b}}/fusion.json", b=LIU_BACKBONES),
     output:
         csv=report(f"{LIU}/reproduction.csv", caption="../../../report/reproduction.rst", category="liu2025_dlr",
                    subcategory="Reproduction"),

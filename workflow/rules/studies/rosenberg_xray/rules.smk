@@ -46,6 +46,8 @@ rule rosenberg_xray_cam:
         png=report(f"{RX}/cam_{{arch}}.png", caption="../../../report/rosenberg_xray_cam.rst",
                    category="rosenberg_xray"),
         csv=f"{RX}/cam_{{arch}}.csv",
+        lesion=f"{RX}/cam_{{arch}}_lesion.csv",
+        lesion_summary=f"{RX}/cam_{{arch}}_lesion_summary.csv",
     log:
         "logs/rosenberg_xray/cam_{arch}.log",
     wildcard_constraints:
@@ -63,7 +65,8 @@ rule rosenberg_xray_cam:
     shell:
         "vfrepro rosenberg_xray cam --model {input.model:q} --predictions {input.predictions:q} "
         "--manifest {input.manifest:q} --cases {input.passed:q} --out-png {output.png:q} "
-        "--out-csv {output.csv:q} --per-group {params.per_group:q} --seed {params.seed:q} "
+        "--out-csv {output.csv:q} --out-lesion-csv {output.lesion:q} "
+        "--out-lesion-summary {output.lesion_summary:q} --per-group {params.per_group:q} --seed {params.seed:q} "
         "{params.target_layer} > {log:q} 2>&1"
 
 
@@ -71,6 +74,8 @@ rule rosenberg_xray_evaluate:
     input:
         predictions=expand(f"{RX}/{{arch}}/predictions.csv", arch=RX_ARCHS),
         infos=expand(f"{RX}/{{arch}}/train_info.json", arch=RX_ARCHS),
+        manifest=VALIDATED_MANIFEST,
+        passed=lambda w: passed_cases_file(),
     output:
         metrics=report(f"{RX}/metrics.csv", caption="../../../report/rosenberg_xray_metrics.rst",
                        category="rosenberg_xray"),
@@ -81,11 +86,19 @@ rule rosenberg_xray_evaluate:
                          caption="../../../report/rosenberg_xray_confusion.rst", category="rosenberg_xray"),
         roc=report(f"{RX}/roc.png", caption="../../../report/rosenberg_xray_roc.rst",
                    category="rosenberg_xray"),
+        figures23=report(f"{RX}/figures2_3.png", caption="../../../report/rosenberg_xray_figures2_3.rst",
+                         category="rosenberg_xray"),
+        figures23_csv=f"{RX}/figures2_3.csv",
+        chosen=f"{RX}/chosen.csv",
+        md=report(f"{RX}/tables.md", caption="../../../report/rosenberg_xray_tables.rst", category="rosenberg_xray"),
     log:
         "logs/rosenberg_xray/evaluate.log",
     params:
-        # the registry's stage_config of this rule: archs
+        # the registry's stage_config of this rule: archs, seed, n_boot
         archs=list(RX_ARCHS),
+        seed=RX_CFG.get("seed", 0),
+        n_boot=RX_CFG.get("n_boot", 1000),
+        cohort=config["cohort"]["source"],
         out=lambda w, output: os.path.dirname(output.metrics),
     threads: 1
     resources:
@@ -94,7 +107,9 @@ rule rosenberg_xray_evaluate:
         "../../../../envs/deep.yaml"
     shell:
         "vfrepro rosenberg_xray evaluate --archs {params.archs:q} "
-        "--predictions {input.predictions:q} --infos {input.infos:q} --out {params.out:q} > {log:q} 2>&1"
+        "--predictions {input.predictions:q} --infos {input.infos:q} --manifest {input.manifest:q} "
+        "--cases {input.passed:q} --cohort-source {params.cohort:q} --n-boot {params.n_boot:q} "
+        "--seed {params.seed:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 # The verdict per published number (vfrepro.evaluate.verdict; docs/reproduction.md) from the
@@ -102,6 +117,7 @@ rule rosenberg_xray_evaluate:
 rule rosenberg_xray_reproduction:
     input:
         metrics=f"{RX}/metrics.csv",
+        cam=expand(f"{RX}/cam_{{arch}}_lesion_summary.csv", arch=RX_CAM_ARCHS),
     output:
         csv=report(f"{RX}/reproduction.csv", caption="../../../report/reproduction.rst", category="rosenberg_xray",
                    subcategory="Reproduction"),
