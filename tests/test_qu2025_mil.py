@@ -173,7 +173,9 @@ def test_cli_stages_on_a_fabricated_cohort(tmp_path):
                  "--out", str(q)]) == 0
     acc = pd.read_csv(q / "accuracy.csv")
     assert list(acc["row"]) == ["S", "Z", "ensemble"] and acc["published"].tolist() == [0.752, 0.88, 0.838]
-    assert (acc["ci_low"] <= acc["value"]).all() and (acc["value"] <= acc["ci_high"]).all()
+    # 6 bags of fewer than 5 patients: no patient-level CI (n/a, with the reason), Wilson beside it
+    assert (acc["n_patients"] < 5).all() and acc["ci_low"].isna().all(), acc
+    assert (acc["wilson_ci_low"] <= acc["value"]).all() and (acc["value"] <= acc["wilson_ci_high"]).all()
     auc = pd.read_csv(q / "instance_auc.csv")
     assert set(auc["view"]) == {"S", "Z"} and len(auc) == 4
     chosen = pd.read_csv(q / "chosen.csv")

@@ -222,6 +222,12 @@ def test_round_trip_qu2025_mil(tmp_path, monkeypatch, capsys):
                  f"Z={f['info_Z']}", "--bag-table", str(f["bags"]), "--cfg", cfg, "--out", str(tmp_path / "tables")]) == 0
     _same_files(tmp_path / "stage", tmp_path / "tables",
                 QU_TABLES + ["instance_auc.csv", "attention.csv", "label_distribution.csv", "chosen.csv", "summary.md"])
+    # a patient has 3 vertebrae here: the accuracy CI resamples patients, Wilson beside it
+    acc = pd.read_csv(tmp_path / "stage/accuracy.csv")
+    assert acc["ci_method"].str.startswith("cluster bootstrap over 16 patients").all()
+    assert ((acc["ci_high"] - acc["ci_low"]) > 0).all() and acc["wilson_ci_low"].notna().all()
+    iauc = pd.read_csv(tmp_path / "stage/instance_auc.csv")
+    assert iauc["ci_method"].dropna().str.startswith("cluster bootstrap").all()
     capsys.readouterr()
     # predictions alone: the bag-level tables, the rest skipped with a line naming the option
     assert main(["tables", "qu2025_mil", "--predictions", *(f"{v}={p}" for v, p in QU.items()), "--cfg", cfg,
@@ -261,6 +267,9 @@ def test_round_trip_wang2024_twostage(tmp_path, capsys):
     assert main(["tables", "wang2024_twostage", "--predictions", f"paper={WANG}", "--cfg", cfg,
                  "--out", str(tmp_path / "tables")]) == 0
     _same_files(tmp_path / "stage", tmp_path / "tables", ["table3.csv", "table3_automatic.csv", "table3.md", "chosen.csv"])
+    t3 = pd.read_csv(tmp_path / "stage/table3.csv")
+    assert t3["ci_method"].str.startswith("cluster bootstrap over").all()
+    assert set(t3["auc_ci_method"].dropna()) == {"cluster bootstrap"}
     text = capsys.readouterr().out
     assert "skipped Tables 1-2 and the detection tables" in text and "--slices slices.npz --detections" in text
     for png in ("roc_curves.png", "confusion_test.png", "confusion_training.png", "confusion_alternative_hospital.png"):

@@ -138,6 +138,27 @@ def test_table3_hand_confusion_and_empty_class():
     assert np.isnan(kd["sensitivity_reproduced"]) and "no positives" in kd["note"]
     mean = t3[t3["class"] == "mean (no SN)"].iloc[0]
     assert mean["sensitivity_published"] == pytest.approx(0.919)
+    assert ov["ci_method"].startswith("Wilson") and ov["auc_ci_method"] == "DeLong"   # one row per patient
+
+
+def test_table3_resamples_patients_when_they_repeat():
+    rng = np.random.default_rng(0)
+    n_pat, per = 30, 4
+    truth = np.zeros((n_pat * per, 6), int)
+    cls = rng.integers(0, 6, n_pat * per)
+    truth[np.arange(len(cls)), cls] = 1
+    shift = np.repeat(rng.normal(0, 0.25, n_pat), per)          # a patient's patches share a bias
+    prob = np.clip(0.55 * truth + rng.random(truth.shape) * 0.45 + shift[:, None], 0, 1)
+    df = pd.DataFrame({"case_id": np.repeat([f"c{i}" for i in range(n_pat)], per), "level": "L1", "dataset": "test"})
+    for k, c in enumerate(S.CLASSES):
+        df[f"truth_{c}"], df[f"prob_{c}"] = truth[:, k], prob[:, k]
+    t3 = R.table3(df, n_boot=300).set_index("class")
+    d2 = R.table3(pd.concat([df, df]), n_boot=300).set_index("class")   # same patient order: same draws
+    ov = t3.loc["ovcf"]
+    assert ov["ci_method"].startswith("cluster bootstrap over 30 patients") and ov["auc_ci_method"] == "cluster bootstrap"
+    # duplicating every row within its patient leaves the patient-level CIs where they were
+    for col in ("sensitivity_ci_low", "specificity_ci_high", "f1_ci_low", "auc_ci_low", "auc_ci_high"):
+        assert d2.loc["ovcf", col] == pytest.approx(ov[col]), col
 
 
 # ----------------------------------------------------------------------------- CLI chain on files

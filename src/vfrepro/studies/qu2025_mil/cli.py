@@ -133,11 +133,15 @@ def _summary_md(ev, infos, cfg) -> str:
                      f"{i['seconds']} s on {i['device']}" for i in infos) or "not recorded (no train_info.json)"
     lines = [f"# qu2025_mil: published beside reproduced\n",
              f"Published: {ev['published'].citation}. Reproduced on the validation vertebrae "
-             f"(split {json.dumps(cfg.get('split', {}))}); models: {init}. Accuracy 95% CI: Wilson score. "
+             f"(split {json.dumps(cfg.get('split', {}))}); models: {init}. Accuracy 95% CI: the ci_method column of "
+             "accuracy.csv (a cluster bootstrap over patients when a patient has several vertebrae, else "
+             "Wilson score; Wilson is beside it there). "
              "Everything the paper leaves out is in chosen.csv.\n",
-             "## Accuracy\n", "| view | n | reproduced | 95% CI | majority-class rate | published |", "|---|---|---|---|---|---|"]
+             "## Accuracy\n", "| view | n | patients | reproduced | 95% CI | CI method | Wilson 95% CI (vertebrae) "
+             "| majority-class rate | published |", "|---|---|---|---|---|---|---|---|---|"]
     for r in acc.itertuples():
-        lines.append(f"| {r.view} | {r.n} | {_f(r.value)} | {_f(r.ci_low)}-{_f(r.ci_high)} | "
+        lines.append(f"| {r.view} | {r.n} | {r.n_patients} | {_f(r.value)} | {_f(r.ci_low)}-{_f(r.ci_high)} | "
+                     f"{r.ci_method} | {_f(r.wilson_ci_low)}-{_f(r.wilson_ci_high)} | "
                      f"{_f(r.majority_rate)} ({r.majority_class}) | {_f(r.published)} |")
     lines += ["", "## Per-class accuracy (Fig 4A-C), precision, recall, F1\n",
               "| view | class | support | accuracy | published | precision | recall | F1 |", "|---|---|---|---|---|---|---|---|"]
@@ -149,11 +153,11 @@ def _summary_md(ev, infos, cfg) -> str:
               "only. Not in the paper. The headline is the S view: a coronal plane through a fractured body "
               "almost always crosses the planted lesion, so Z's fractured bags have few or no slices without "
               "the fracture and its AUC is undefined or rests on a handful of negative slices (see the note "
-              "column).\n", "| view | score | AUC | 95% CI | bags | slices | positive | note |",
-              "|---|---|---|---|---|---|---|---|"]
+              "column).\n", "| view | score | AUC | 95% CI | CI method | bags | slices | positive | note |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in iauc.itertuples():
         lines.append(f"| {r.view} | {r.score} | {_f(r.auc, False)} | {_f(r.ci_low, False)}-{_f(r.ci_high, False)} | "
-                     f"{r.n_bags} | {r.n_slices} | {r.n_positive} | {r.note} |")
+                     f"{r.ci_method} | {r.n_bags} | {r.n_slices} | {r.n_positive} | {r.note} |")
     lines += [""] + [f"- {n}" for n in ev["notes"]]
     return "\n".join(lines) + "\n"
 
@@ -256,7 +260,7 @@ def add_parser(subparsers) -> None:
     t.set_defaults(func=guard(_train))
 
     e = sub.add_parser("evaluate", help="S, Z and ensemble metrics, published beside reproduced",
-                       description="Accuracy (Wilson 95% CI), per-class accuracy, precision / recall / F1, "
+                       description="Accuracy (95% CI over patients, Wilson beside), per-class accuracy, precision / recall / F1, "
                        "confusion matrices, label distributions, attention per slice and instance-level AUC, "
                        "published beside reproduced, chosen.csv.")
     e.add_argument("--predictions", nargs=2, required=True, metavar=("S", "Z"), help="predictions.csv of S and Z")

@@ -1,4 +1,5 @@
-"""qu2025_mil's evaluation: accuracy (Wilson 95% CI), per-class accuracy (Fig 4A-C), precision /
+"""qu2025_mil's evaluation: accuracy (95% CI over patients: cluster bootstrap, Wilson when each
+patient has one vertebra), per-class accuracy (Fig 4A-C), precision /
 recall / F1, confusion matrices, label distributions (Fig 2A-C), attention per slice and the
 instance-level AUCs, published beside reproduced; the Grad-CAM case picks; the reader study.
 
@@ -84,6 +85,17 @@ def _idx(values) -> np.ndarray:
     return np.array([L.class_index(v) for v in values], int)
 
 
+def _patients(p: pd.DataFrame) -> np.ndarray:
+    """The patient of each prediction row (the schema fills ``patient`` from ``case_id``)."""
+    return (p["patient"] if "patient" in p.columns else p["case_id"]).astype(str).to_numpy()
+
+
+def _ci_method(a: dict, n_boot: int, seed: int) -> str:
+    if a["method"] == "cluster bootstrap":
+        return f"cluster bootstrap over {a['n_patients']} patients ({n_boot} resamples, seed {seed})"
+    return "Wilson score (statsmodels proportion_confint; one vertebra per patient)"
+
+
 def evaluate(preds: dict[str, pd.DataFrame], slices: dict[str, pd.DataFrame], auc_ci: str = "delong",
              n_boot: int = 1000, seed: int = 0) -> dict:
     """Every table of the evaluate stage, from the per-view predictions (S, Z, ensemble) and
@@ -93,12 +105,13 @@ def evaluate(preds: dict[str, pd.DataFrame], slices: dict[str, pd.DataFrame], au
     for view in ("S", "Z", "ensemble"):
         p = preds[view]
         y, q = _idx(p["truth"]), _idx(p["pred"])
-        summ = M.classification_summary(y, q)
+        summ = M.classification_summary(y, q, groups=_patients(p), n_boot=n_boot, seed=seed)
         a = summ["accuracy"]
         counts = np.bincount(y, minlength=len(CLASSES))
         acc.append({"row": view, "column": "validation", "quantity": "accuracy", "view": VIEW_NAMES[view],
                     "n": a["n"], "correct": a["correct"], "value": a["accuracy"], "ci_low": a["ci_low"],
-                    "ci_high": a["ci_high"], "ci_method": "Wilson score (statsmodels proportion_confint)",
+                    "ci_high": a["ci_high"], "ci_method": _ci_method(a, n_boot, seed), "n_patients": a["n_patients"],
+                    "wilson_ci_low": a["wilson_ci_low"], "wilson_ci_high": a["wilson_ci_high"],
                     "majority_class": CLASSES[int(counts.argmax())],
                     "majority_rate": float(counts.max() / counts.sum())})
         t = summ["per_class"].copy()
@@ -113,32 +126,44 @@ def evaluate(preds: dict[str, pd.DataFrame], slices: dict[str, pd.DataFrame], au
     per = per.drop(columns=["row", "column", "quantity", "value"])
     auc_rows, notes = [], []
     for view in ("S", "Z"):
+        # bag -> patient, so that the instance AUC's CI resamples patients with all their slices
+        who = {(str(c), int(m)): str(g) for c, m, g in zip(preds[view]["case_id"], preds[view]["mask_label"],
+                                                         _patients(preds[view]))}
         s = slices[view]
         s = s[s["instance_label"] >= 0]
         n_frac = int(s.groupby(["case_id", "mask_label"])["instance_label"].max().sum()) if len(s) else 0
         for what, col in (("attention weight", "attention"), ("instance head 1 - p(AZ)", "instance_score")):
             if s.empty:
                 auc_rows.append({"view": view, "score": what, "auc": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                                 "n_bags": 0, "n_slices": 0, "n_positive": 0, "note": "no instance labels: skipped"})
+                                 "ci_method": "", "n_bags": 0, "n_patients": 0, "n_slices": 0, "n_positive": 0,
+                                 "note": "no instance labels: skipped"})
                 continue
-            w = s.pivot_table(index=["case_id", "mask_label"], columns="slice", values=col).to_numpy()
+            wp = s.pivot_table(index=["case_id", "mask_label"], columns="slice", values=col)
+            w = wp.to_numpy()
             y = s.pivot_table(index=["case_id", "mask_label"], columns="slice", values="instance_label").to_numpy()
-            res = M.instance_auc(w, y, method=auc_ci, n_boot=n_boot, seed=seed)
+            groups = [who.get((str(c), int(m)), str(c)) for c, m in wp.index]
+            res = M.instance_auc(w, y, method=auc_ci, n_boot=n_boot, seed=seed, groups=groups)
             frac = (y == 1).any(axis=1)
             yy = y[frac]
             if res is None:
                 note = (f"undefined: in the {int(frac.sum())} fractured bags every slice shows the fracture "
                         "(no negative slice)" if frac.any() else "undefined: no fractured bag")
                 auc_rows.append({"view": view, "score": what, "auc": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                                 "n_bags": int(frac.sum()), "n_slices": int(yy.size), "n_positive": int((yy == 1).sum()),
+                                 "ci_method": "", "n_bags": int(frac.sum()),
+                                 "n_patients": len({groups[i] for i in np.flatnonzero(frac)}),
+                                 "n_slices": int(yy.size), "n_positive": int((yy == 1).sum()),
                                  "note": note})
             else:
                 mixed = int(((yy == 0).any(axis=1)).sum())
+                cim = (f"{res['method']} over {res['n_groups']} patients ({n_boot} resamples, seed {seed}; a "
+                       "patient's bags and slices drawn together)" if res["method"] == "cluster bootstrap"
+                       else f"{res['method']} on pooled slices (one known slice per bag)")
                 auc_rows.append({"view": view, "score": what, "auc": res["auc"], "ci_low": res["ci_low"],
-                                 "ci_high": res["ci_high"], "n_bags": res["n_bags"], "n_slices": int(yy.size),
+                                 "ci_high": res["ci_high"], "ci_method": cim, "n_bags": res["n_bags"],
+                                 "n_patients": res["n_groups"], "n_slices": int(yy.size),
                                  "n_positive": int((yy == 1).sum()),
-                                 "note": f"fractured bags only; {mixed} of them have slices without the fracture; "
-                                         f"{auc_ci} CI on pooled slices (slices of a bag are correlated)"})
+                                 "note": f"fractured bags only; {mixed} of them have slices without the fracture"
+                                         + (f"; {res['note']}" if res["note"] else "")})
         if n_frac == 0:
             notes.append(f"{view}: no fractured validation bag with instance labels")
     return {"accuracy": acc, "per_class": per, "confusion": cms, "instance_auc": pd.DataFrame(auc_rows),
@@ -291,7 +316,7 @@ REPRODUCTION_INPUTS = ("accuracy.csv", "per_class.csv")
 
 def reproduced_long(results) -> pd.DataFrame:
     """This study's reproduced numbers in the verdict's long form (vfrepro.evaluate.verdict):
-    the validation accuracy per view with its Wilson CI (``accuracy.csv``) and the
+    the validation accuracy per view with its CI (``accuracy.csv``: patients resampled, or Wilson) and the
     class-specific accuracy per view and class with its denominator, the class's validation
     bags (``per_class.csv``; a class without bags: 'class absent'). The reader study and
     the cohort's counts and settings are not estimated here."""
@@ -299,7 +324,8 @@ def reproduced_long(results) -> pd.DataFrame:
     acc = pd.read_csv(Path(results) / "accuracy.csv")
     per = pd.read_csv(Path(results) / "per_class.csv", dtype={"class": str})
     rows = [{"row": str(r["row"]), "column": "validation", "quantity": "accuracy", "value": r["value"],
-             "ci_low": r["ci_low"], "ci_high": r["ci_high"], "ci_method": "Wilson score", "n": r["n"]}
+             "ci_low": r["ci_low"], "ci_high": r["ci_high"], "ci_method": str(r.get("ci_method") or "Wilson score"),
+             "n": r["n"]}
             for r in acc.to_dict("records")]
     for r in per.to_dict("records"):
         if r["class"] == "macro":

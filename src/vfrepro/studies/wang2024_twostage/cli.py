@@ -195,7 +195,7 @@ def _evaluate(a):
     write_table(t3auto if t3auto is not None else t3.iloc[:0], out / "table3_automatic.csv")
     info = json.loads(Path(a.info).read_text()) if a.info else {}
     (out / "table3.md").write_text(R.table3_markdown(t3, t3auto, info, thr, n_boot, seed))
-    R.roc_figures(pred, out / "roc_curves.png")
+    R.roc_figures(pred, out / "roc_curves.png", n_boot=n_boot, seed=seed)
     for key, ds in S.SPLIT_KEYS.items():
         R.confusion_figures(pred, S.DATASETS[key], out / f"confusion_{ds}.png", thr)
     if a.slices and a.detections:
@@ -260,7 +260,7 @@ def add_parser(subparsers) -> None:
 
     v = sub.add_parser("evaluate", help="Table 3 (published beside reproduced), ROC, confusion, examples",
                        description="Per dataset and class one-vs-all sensitivity, specificity, PPV, NPV, F1 "
-                       "(with CIs) and AUC (DeLong CI); the paper's mean +- SD without SN; figures.")
+                       "(with CIs over patients) and AUC (cluster bootstrap CI); the paper's mean +- SD without SN; figures.")
     v.add_argument("--predictions", required=True, help="predictions.csv of the classify stage")
     v.add_argument("--predictions-automatic", help="predictions_automatic.csv (beyond the paper)")
     v.add_argument("--info", help="info.json of the classify stage")

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from scipy import stats as st
 
-from vfrepro.stats.roc import delong_ci
+from vfrepro.evaluate.metrics import auc_ci
 
 from .slices import CLASSES, DISEASES
 
@@ -30,6 +30,12 @@ CHOSEN: list[tuple[str, object, str]] = [
      "Appendix 1: 'the average diagnostic results of the augmented image patches'"),
     ("summary_mean_sd", "mean +- SD (ddof=1) over OVCF, OF, KD, PS (SN excluded)",
      "paper reports 'n=4' means without SN; SD taken as sample SD"),
+    ("auc_ci", "cluster bootstrap over patients (vfrepro.evaluate.metrics.auc_ci with groups; n_boot, "
+     "seed) when a patient has several rows; DeLong when each patient has one",
+     "a patient contributes many vertebra patches, which DeLong would treat as independent"),
+    ("per_class_metrics", "kept beside vfrepro.evaluate.metrics.one_vs_all, AUC from its auc_ci",
+     "one_vs_all fixes the threshold at 0.5 and gives F1 = 0 (not NaN) to a class without "
+     "positives that has false positives; Table 3 needs the configured threshold, the counts and NaN"),
     ("empty_class", "metrics with a zero denominator are NaN with a note; AUC needs >= 1 pos and neg",
      "a split may lack a rare class at demo size; never crash"),
 ]
@@ -120,10 +126,15 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else float("nan")
 
 
-def per_class_metrics(y_true, y_score, *, classes=CLASSES, threshold: float = 0.5,
-                      conf_level: float = 0.95) -> pd.DataFrame:
+def per_class_metrics(y_true, y_score, *, classes=CLASSES, threshold: float = 0.5, groups=None,
+                      n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One-vs-all per class: n_pos, n_neg, TP/FN/TN/FP, sensitivity, specificity, PPV, NPV, F1,
-    accuracy, AUC with DeLong CI; NaN and a note where undefined."""
+    accuracy, AUC with a 95% CI (vfrepro.evaluate.metrics.auc_ci: the cluster bootstrap of
+    patients when ``groups`` repeat, else DeLong; ``auc_ci_method`` says which; NaN CI below its
+    minimum counts); NaN and a note where undefined.
+
+    Not a layer over evaluate.metrics.one_vs_all: that fixes the threshold at 0.5 and gives F1
+    0 to a class without positives but with false positives, where Table 3 gives NaN."""
     y = np.asarray(y_true).astype(int)
     s = np.asarray(y_score, float)
     if y.shape != s.shape or y.ndim != 2 or y.shape[1] != len(classes):
@@ -144,15 +155,14 @@ def per_class_metrics(y_true, y_score, *, classes=CLASSES, threshold: float = 0.
             notes.append("no negatives")
         if tp + fp == 0 and tp + fn > 0:
             notes.append("no predicted positives (PPV undefined)")
-        if tp + fn and tn + fp:
-            a = delong_ci(t, sc, conf_level=conf_level)
-            auc, lo, hi = a.auc, a.ci_low, a.ci_high
-        else:
-            auc = lo = hi = float("nan")
+        a = auc_ci(t, sc, "delong", n_boot=n_boot, seed=seed, groups=groups)
+        auc, lo, hi = a["value"], a["ci_low"], a["ci_high"]
+        if tp + fn and tn + fp and a["note"]:
+            notes.append(f"AUC: {a['note']}")
         rows.append({"class": c, "n_pos": tp + fn, "n_neg": tn + fp, "tp": tp, "fn": fn, "tn": tn,
                      "fp": fp, "sensitivity": sens, "specificity": spec, "ppv": ppv, "npv": npv,
                      "f1": f1, "accuracy": _ratio(tp + tn, len(t)), "auc": auc, "auc_ci_low": lo,
-                     "auc_ci_high": hi, "note": "; ".join(notes)})
+                     "auc_ci_high": hi, "auc_ci_method": a["method"], "note": "; ".join(notes)})
     return pd.DataFrame(rows)
 
 

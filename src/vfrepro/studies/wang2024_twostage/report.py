@@ -21,8 +21,11 @@ PUB_BACKBONE = {"resnet18": "resnet18", "mobilenet_v2": "mobilenetv2"}
 METRICS = ("sensitivity", "specificity", "ppv", "npv", "f1")
 
 CHOSEN: list[tuple[str, object, str]] = [
-    ("table3_ci", "Wilson 95% CI for sensitivity, specificity, PPV, NPV; percentile bootstrap over "
-     "vertebra rows (n_boot, seed) for F1; DeLong 95% CI for AUC", "the paper prints no CIs"),
+    ("table3_ci", "95% CIs over patients when a patient has several rows: cluster bootstrap "
+     "(patients drawn with all their rows; n_boot, seed) for sensitivity, specificity, PPV, NPV "
+     "(vfrepro.stats.cluster), F1 and AUC (vfrepro.evaluate.metrics.auc_ci with groups); with one row "
+     "per patient Wilson, a row bootstrap for F1 and DeLong for AUC (ci_method / auc_ci_method columns)",
+     "the paper prints no CIs; a patient contributes many vertebra patches (issue 14 item 4)"),
     ("table3_unit", "one row per (slice, vertebra) patch group, the mean of its 5 jittered patches",
      "the paper counts vertebrae per slice (Table 2: 8,548 training slices, 40,000+ patches)"),
     ("auc", "one-vs-all AUC per class from the mean sigmoid scores (not published: the paper shows "
@@ -225,45 +228,77 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def _f1_ci(t, p, n_boot: int, seed: int) -> tuple[float, float]:
+def _f1_ci(t, p, n_boot: int, seed: int, codes=None) -> tuple[float, float]:
+    """Percentile bootstrap of F1: rows drawn, or patients with all their rows (``codes``)."""
     if n_boot < 2 or t.sum() == 0:
         return np.nan, np.nan
+    from ...stats.roc import resample_counts
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(t), (n_boot, len(t)))
-    tt, pp = t[idx], p[idx]
-    tp = (tt & pp).sum(1)
-    den = tt.sum(1) + pp.sum(1)
+    W = (resample_counts(rng, int(codes.max()) + 1, n_boot)[:, codes] if codes is not None
+         else resample_counts(rng, len(t), n_boot)).astype(float)
+    tp = W @ (t & p).astype(float)
+    den = W @ t.astype(float) + W @ p.astype(float)
     f1 = np.where(den > 0, 2 * tp / np.maximum(den, 1), np.nan)
     f1 = f1[np.isfinite(f1)]
     return (float(np.quantile(f1, 0.025)), float(np.quantile(f1, 0.975))) if f1.size else (np.nan, np.nan)
 
 
+def _prop_ci(ok, mask, g, n_boot: int, seed: int) -> tuple[float, float]:
+    """CI of the share of ``ok`` among the rows in ``mask``: patients resampled when they repeat
+    there (vfrepro.stats.cluster), else Wilson."""
+    from ...stats.cluster import proportion_ci
+    if not mask.any():
+        return np.nan, np.nan
+    r = proportion_ci(ok[mask].astype(int), g[mask], n_boot=max(n_boot, 2), seed=seed)
+    return r["ci_low"], r["ci_high"]
+
+
+def _patients(p: pd.DataFrame) -> np.ndarray:
+    return (p["patient"] if "patient" in p.columns else p["case_id"]).astype(str).to_numpy()
+
+
 def table3(pred: pd.DataFrame, *, threshold: float = 0.5, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
     """Per dataset (paper order) and class: n_pos, the five metrics published beside reproduced
-    with 95% CIs, AUC (DeLong); plus 'mean (no SN)' / 'sd (no SN)' rows as the paper's summary."""
+    with 95% CIs, AUC with CI; the CIs resample patients when a patient has several rows
+    (``ci_method``, ``auc_ci_method``); plus 'mean (no SN)' / 'sd (no SN)' rows as the paper's summary."""
+    from ...stats.roc import group_codes
     P = pub.load(STUDY)
     rows = []
     for ds in [d for d in DATASETS.values() if d in set(pred["dataset"])]:
         p = pred[pred["dataset"] == ds]
         Y = p[[f"truth_{c}" for c in CLASSES]].to_numpy(int)
         S = p[[f"prob_{c}" for c in CLASSES]].to_numpy(float)
-        m = per_class_metrics(Y, S, threshold=threshold)
+        g = _patients(p)
+        codes = group_codes(g, len(g))
+        cluster = bool(len(g)) and np.bincount(codes).max() > 1
+        n_pat = int(len(np.unique(codes)))
+        ci_method = (f"cluster bootstrap over {n_pat} patients ({n_boot} resamples, seed {seed})" if cluster
+                     else f"Wilson (sensitivity, specificity, PPV, NPV); row bootstrap ({n_boot}) for F1")
+        m = per_class_metrics(Y, S, threshold=threshold, groups=g, n_boot=n_boot, seed=seed)
         for k, r in m.iterrows():
             c = r["class"]
-            row = {"dataset": ds, "class": c, "n": len(p), "n_pos": int(r["n_pos"]), "note": r["note"]}
+            row = {"dataset": ds, "class": c, "n": len(p), "n_patients": n_pat, "n_pos": int(r["n_pos"]),
+                   "note": r["note"]}
             t, q = Y[:, k].astype(bool), S[:, k] >= threshold
-            cis = {"sensitivity": _wilson(r["tp"], r["tp"] + r["fn"]), "specificity": _wilson(r["tn"], r["tn"] + r["fp"]),
-                   "ppv": _wilson(r["tp"], r["tp"] + r["fp"]), "npv": _wilson(r["tn"], r["tn"] + r["fn"]),
-                   "f1": _f1_ci(t, q, n_boot, seed)}
+            if cluster:
+                cis = {"sensitivity": _prop_ci(q, t, g, n_boot, seed), "specificity": _prop_ci(~q, ~t, g, n_boot, seed),
+                       "ppv": _prop_ci(t, q, g, n_boot, seed), "npv": _prop_ci(~t, ~q, g, n_boot, seed),
+                       "f1": _f1_ci(t, q, n_boot, seed, codes)}
+            else:
+                cis = {"sensitivity": _wilson(r["tp"], r["tp"] + r["fn"]), "specificity": _wilson(r["tn"], r["tn"] + r["fp"]),
+                       "ppv": _wilson(r["tp"], r["tp"] + r["fp"]), "npv": _wilson(r["tn"], r["tn"] + r["fn"]),
+                       "f1": _f1_ci(t, q, n_boot, seed)}
+            row["ci_method"] = ci_method
             for mt in METRICS:
                 row[f"{mt}_published"] = P.value(ds, c, mt)
                 row[f"{mt}_reproduced"] = r[mt]
                 row[f"{mt}_ci_low"], row[f"{mt}_ci_high"] = cis[mt]
-            row.update(auc_reproduced=r["auc"], auc_ci_low=r["auc_ci_low"], auc_ci_high=r["auc_ci_high"])
+            row.update(auc_reproduced=r["auc"], auc_ci_low=r["auc_ci_low"], auc_ci_high=r["auc_ci_high"],
+                       auc_ci_method=r["auc_ci_method"])
             rows.append(row)
         summ = summary_without(m)
         for stat in ("mean", "sd"):
-            row = {"dataset": ds, "class": f"{stat} (no SN)", "n": len(p), "n_pos": np.nan,
+            row = {"dataset": ds, "class": f"{stat} (no SN)", "n": len(p), "n_patients": n_pat, "n_pos": np.nan,
                    "note": f"over OVCF, OF, KD, PS with a value (n = {int(summ['n'].min())})"}
             for mt in METRICS:
                 row[f"{mt}_published"] = P.value(ds, "mean of ovcf, of, kd, ps", f"{mt}_{stat}")
@@ -294,8 +329,10 @@ def table3_markdown(t3: pd.DataFrame, t3auto: pd.DataFrame | None, info: dict, t
     head = (f"# wang2024_twostage: Table 3, published beside reproduced\n\nPublished: {pub.load(STUDY).source}. "
             f"Reproduced: {info.get('arch', 'resnet50')} ({info.get('init', '?')}), six sigmoid outputs, threshold "
             f"{threshold}; normals from the {info.get('detector', '?')} detector. One row per (slice, vertebra), the "
-            f"mean of its jittered patches. 95% CIs: Wilson (sensitivity, specificity, PPV, NPV), bootstrap "
-            f"({n_boot} resamples, seed {seed}) for F1, DeLong for AUC (the paper prints neither CIs nor AUCs). "
+            f"mean of its jittered patches. 95% CIs (the paper prints neither CIs nor AUCs): a patient "
+            f"contributes several rows, so every CI is a cluster bootstrap of patients ({n_boot} resamples, seed "
+            f"{seed}; the ci_method / auc_ci_method columns of table3.csv); where each patient has one row, Wilson "
+            "(sensitivity, specificity, PPV, NPV), a row bootstrap (F1) and DeLong (AUC). "
             "A class without positives in a dataset has empty sensitivity / F1 / AUC (note column). The "
             "training rows are in-sample.\n\n## The paper's test patches (annotated diseased boxes, detector normals)\n\n")
     md = head + render(t3) + "\n"
@@ -306,19 +343,22 @@ def table3_markdown(t3: pd.DataFrame, t3auto: pd.DataFrame | None, info: dict, t
     return md
 
 
-def roc_figures(pred: pd.DataFrame, path) -> None:
+def roc_figures(pred: pd.DataFrame, path, n_boot: int = 200, seed: int = 0) -> None:
+    """One-vs-all ROC per dataset and class; AUC CIs as Table 3's (patients resampled when they repeat)."""
     from ...evaluate.metrics import auc_ci
-    panels = []
+    panels, methods = [], set()
     for ds in [d for d in DATASETS.values() if d in set(pred["dataset"])]:
         p = pred[pred["dataset"] == ds]
         panel = RocPanel(f"{ds} (n={len(p)})")
         for c in CLASSES:
             y, s = p[f"truth_{c}"].to_numpy(int), p[f"prob_{c}"].to_numpy(float)
             if 0 < y.sum() < len(y):
-                a = auc_ci(y, s, "delong")
+                a = auc_ci(y, s, "delong", n_boot=n_boot, seed=seed, groups=_patients(p))
+                methods.add(a["method"])
                 panel.curves.append(Curve(f"{c.upper()} AUC {a['value']:.2f} ({a['ci_low']:.2f}-{a['ci_high']:.2f})", y, s))
         panels.append(panel)
-    roc_figure(panels, path, title="One-vs-all ROC per class (DeLong 95% CI) (Fig 3F / 4B / S4)")
+    roc_figure(panels, path, title=f"One-vs-all ROC per class ({' / '.join(sorted(methods)) or 'no'} 95% CI) "
+                                   "(Fig 3F / 4B / S4)")
 
 
 def confusion_figures(pred: pd.DataFrame, dataset: str, path, threshold: float = 0.5) -> None:

@@ -257,7 +257,8 @@ def reproduced_long(results, inputs=REPRODUCTION_INPUTS) -> pd.DataFrame:
             lo, hi = r.get(f"{mt}_ci_low", np.nan), r.get(f"{mt}_ci_high", np.nan)
             rows.append({"row": ds, "column": cls, "quantity": mt, "value": r[f"{mt}_reproduced"],
                          "ci_low": lo, "ci_high": hi,
-                         "ci_method": "percentile bootstrap" if mt == "f1" else "Wilson",
+                         "ci_method": (str(r["ci_method"]) if str(r.get("ci_method") or "") not in ("", "nan")
+                                       else "percentile bootstrap" if mt == "f1" else "Wilson"),
                          "n": dens.get(mt, np.nan),
                          "reason": "" if _finite(r[f"{mt}_reproduced"]) else (note or "not defined on this split")})
         if cls == "normal" and _finite(n) and _finite(n_pos):
