@@ -5,6 +5,8 @@ writes one row per rule: jobs, summed seconds, mean, max. The summed seconds ove
 give a lower bound of the run's wall time; the largest single job is where a run waits.
 
 Usage: python bench/job_times.py .snakemake/log/<run>.snakemake.log [--csv bench/out/job_times.csv]
+(of a run made with `snakemake --workflow-profile none ...`: the default profile's quiet rules
+leave the job blocks, and so their start times, out of the log)
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ def main(argv=None) -> None:
     ap.add_argument("--csv", default="", help="also write the table to this CSV")
     a = ap.parse_args(argv)
     times = job_times(Path(a.log).read_text().splitlines())
+    if not times:
+        raise SystemExit(f"{a.log}: no job start lines ('    jobid: N'); the default workflow profile "
+                         "(profiles/default, quiet: [rules]) leaves them out: time the run with "
+                         "`snakemake --workflow-profile none ...`")
     rows = sorted(([r, len(v), sum(v), sum(v) / len(v), max(v)] for r, v in times.items()), key=lambda r: -r[2])
     for r in rows:
         print(f"{r[0]:32s} jobs={r[1]:4d} sum={r[2]:7.0f}s mean={r[3]:6.1f}s max={r[4]:6.0f}s")

@@ -88,9 +88,9 @@ def test_targets_expand_from_the_config():
     assert "results/rosenberg_xray/cam_resnet18.png" in t
     liu = registry.targets("liu2025_dlr", CONFIG["liu2025_dlr"])
     assert "results/liu2025_dlr/shap/imagenet_decision_class2.png" in liu
-    # 8 single files + table1.{csv,md}; per backbone: ROC, 3 x 3 SHAP, stacked SHAP bar, 3 prospective
+    # 9 single files + table1.{csv,md}; per backbone: ROC, 3 x 3 SHAP, stacked SHAP bar, 3 prospective
     # decision plots, OOF predictions, 3 LASSO figures
-    assert len(liu) == len(set(liu)) == 8 + 2 + 2 * (1 + 3 * 3 + 1 + 3 + 1 + 3)
+    assert len(liu) == len(set(liu)) == 9 + 2 + 2 * (1 + 3 * 3 + 1 + 3 + 1 + 3)
     assert "results/liu2025_dlr/radimagenet/oof_predictions.csv" in liu and "results/liu2025_dlr/table1.md" in liu
     only = registry.targets("rosenberg_xray", CONFIG["rosenberg_xray"], cam_arch=[])
     assert not [p for p in only if "cam_" in p]
