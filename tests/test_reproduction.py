@@ -129,13 +129,14 @@ def test_round_trip_liu2025_dlr(tmp_path, monkeypatch):
     assert main(["liu2025_dlr", "evaluate", "--cfg", cfg, "--pred-radimagenet", ex["radimagenet"],
                  "--pred-imagenet", ex["imagenet"], "--metrics", str(st / "metrics.csv"),
                  "--delong", str(st / "delong.csv"), "--roc-radimagenet", str(st / "roc_radimagenet.png"),
-                 "--roc-imagenet", str(st / "roc_imagenet.png")]) == 0
+                 "--roc-imagenet", str(st / "roc_imagenet.png"),
+                 "--macro-comparison", str(st / "macro_auc_comparison.csv")]) == 0
     m = pd.read_csv(st / "metrics.csv")
     m["class"] = m["class"].astype(str)
     E.table3(m, {})[0].to_csv(st / "table3.csv", index=False, float_format="%.8g")
     assert main(["tables", "liu2025_dlr", "--predictions", *(f"{b}={p}" for b, p in ex.items()), "--cfg", cfg,
                  "--out", str(tmp_path / "tables")]) == 0
-    _same_files(st, tmp_path / "tables", ["metrics.csv", "delong.csv", "table3.csv"])
+    _same_files(st, tmp_path / "tables", ["metrics.csv", "delong.csv", "macro_auc_comparison.csv", "table3.csv"])
 
 
 def _broken(tmp_path, edit):

@@ -51,6 +51,21 @@ def test_hits_peak_and_topk_against_a_planted_mask():
     assert s.loc["fractured", "peak_hit_fraction"] == 0.5 and s.loc["fractured", "n"] == 2
     assert s.loc["fractured, predicted fracture (TP)", "peak_hit_fraction"] == 1.0
     assert s.loc["fractured", "chance_lesion_area_share"] == 0.25 and s.loc["fractured", "published"] == 0.81
+    assert s.loc["fractured", "peak_ci_method"].startswith("Wilson")  # no case ids: crops independent
+
+
+def test_cam_hit_ci_resamples_patients_when_they_repeat():
+    rng = np.random.default_rng(0)
+    hit = rng.random(20) < 0.5
+    base = pd.DataFrame({"case_id": [f"p{i}" for i in range(20)], "lesion_pixels": 5, "lesion_area_share": 0.3,
+                         "peak_on_lesion": hit, "topk_mass_share": 0.2, "pred": "1"})
+    twice = pd.concat([base, base], ignore_index=True)   # every patient's crop seen twice
+    a = LS.summary(base, "resnet18", 0.81).iloc[0]
+    b = LS.summary(twice, "resnet18", 0.81).iloc[0]
+    assert a["peak_ci_method"].startswith("Wilson") and b["peak_ci_method"].startswith("cluster bootstrap")
+    assert "of 20 patients" in b["peak_ci_method"]
+    # the patient bootstrap of the duplicated crops is as wide as the 20 independent ones' Wilson CI
+    assert abs((b["peak_ci_high"] - b["peak_ci_low"]) - (a["peak_ci_high"] - a["peak_ci_low"])) < 0.1
 
 
 def test_figure4_notes_cover_every_published_inconsistency():

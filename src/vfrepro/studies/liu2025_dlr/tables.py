@@ -132,8 +132,8 @@ def chosen_table(radiomics_params: dict | None = None, deep_meta: list[dict] = (
 
 
 def from_predictions(paths: dict, out: Path, cfg: dict, infos: dict | None = None) -> list[str]:
-    """metrics.csv, delong.csv, roc_<backbone>.png and table3.{csv,md,tex} from the backbones'
-    predictions files, as the evaluate and table3 stages write them (their functions; Table 3's
+    """metrics.csv, delong.csv, macro_auc_comparison.csv (both backbones), roc_<backbone>.png and
+    table3.{csv,md,tex} from the backbones' predictions files, as the evaluate and table3 stages write them (their functions; Table 3's
     provenance block names this command instead of the deep-feature weights). ``cfg``: ``seed``,
     ``evaluate.n_boot``. Gives the files written."""
     from ...evaluate.figures import roc_figure
@@ -147,6 +147,9 @@ def from_predictions(paths: dict, out: Path, cfg: dict, infos: dict | None = Non
     write_table(m, out / "metrics.csv")
     write_table(E.delong(preds, n_boot, seed), out / "delong.csv")
     files = ["metrics.csv", "delong.csv"]
+    if len(preds) > 1:  # the paired macro-AUC comparison needs both backbones
+        write_table(E.macro_comparison(preds, n_boot, seed), out / "macro_auc_comparison.csv")
+        files.append("macro_auc_comparison.csv")
     for bb, p in preds.items():
         roc_figure(E.roc_panels(p), out / f"roc_{bb}.png", E.roc_title(p, bb), band_boot=min(n_boot, 200), seed=seed)
         files.append(f"roc_{bb}.png")

@@ -28,9 +28,12 @@ FRACTURE_CODES = tuple(L.LESION_CODES[k] for k in
                        ("fracture_line", "burst_fragment", "impaction_band", "sclerotic_margin", "lytic"))
 TOP_FRAC = 0.10
 SHARE_HIT = 0.5
+N_BOOT = 1000  # patient bootstrap of the hit fraction (seed 0)
 NEEDS = ("lesion_path", "mask_path", "mask_label")
 
 CHOSEN = [
+    ("cam.hit_ci", f"patient bootstrap ({N_BOOT} resamples, seed 0) when a patient gives several crops, "
+     "else Wilson", "a patient's crops share one radiograph and one model's view of it"),
     ("cam.lesion_truth", "planted lesion map of the synthetic cohort",
      "the paper's 81% is the surgeons' judgement against CT/MRI; here the truth is the lesion the "
      "generator planted, projected along the lateral beam as the radiograph was rendered"),
@@ -129,7 +132,7 @@ def summary(per_crop: pd.DataFrame, arch: str, published: float | None = None, n
     """One row per subset (all fractured crops with a lesion in the crop; the TP among them);
     ``per_crop`` has :func:`hits`' columns and ``pred``. ``note`` replaces the reading (e.g. no
     lesion maps in this cohort)."""
-    from ...evaluate.verdict import wilson
+    from ...stats.cluster import proportion_ci
     rows = []
     n_fx = len(per_crop)
     has = per_crop[per_crop["lesion_pixels"] > 0]
@@ -137,11 +140,16 @@ def summary(per_crop: pd.DataFrame, arch: str, published: float | None = None, n
         n = len(part)
         peak = float(part["peak_on_lesion"].astype(float).mean()) if n else np.nan
         top = float((part["topk_mass_share"] >= SHARE_HIT).mean()) if n else np.nan
-        lo, hi = wilson(peak, n) if n else (np.nan, np.nan)
+        # a patient gives several crops: patients resampled when they repeat (Wilson otherwise)
+        ci = proportion_ci(part["peak_on_lesion"].astype(float).to_numpy(),
+                           groups=part["case_id"].to_numpy() if "case_id" in part else None,
+                           n_boot=N_BOOT, seed=0) if n else None
+        lo, hi = (ci["ci_low"], ci["ci_high"]) if ci else (np.nan, np.nan)
         rows.append({"model": arch, "subset": subset, "n_fractured_crops": n_fx,
                      "n_without_lesion_in_crop": int(n_fx - len(has)), "n": n,
                      "peak_hit_fraction": peak, "peak_ci_low": lo, "peak_ci_high": hi,
-                     "peak_ci_method": f"Wilson score on n={n} crops" if n else "",
+                     "peak_ci_method": (f"{ci['method']} on n={n} crops of {ci['n_groups']} patients"
+                                        + (f"; {ci['note']}" if ci["note"] else "")) if n else "",
                      "topk_hit_fraction": top,
                      "topk_mass_share_mean": float(part["topk_mass_share"].mean()) if n else np.nan,
                      "chance_lesion_area_share": float(part["lesion_area_share"].mean()) if n else np.nan,
