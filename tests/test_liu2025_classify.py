@@ -40,7 +40,7 @@ def test_same_seed_same_choice():
     grids = {k: TINY[k] for k in ("LR", "RF", "LightGBM")}
     _, t1 = grid_search(X, y, fold, grids, seed=0, log=lambda m: None)
     _, t2 = grid_search(X, y, fold, grids, seed=0, log=lambda m: None)
-    pd.testing.assert_frame_equal(t1.drop(columns="seconds"), t2.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(t1, t2)
 
 
 def test_cv_table_reports_auc_accuracy_and_f1_and_matches_sklearn():

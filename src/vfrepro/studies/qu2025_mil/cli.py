@@ -129,8 +129,9 @@ def _f(v, pct=True):
 
 def _summary_md(ev, infos, cfg) -> str:
     acc, per, iauc = ev["accuracy"], ev["per_class"], ev["instance_auc"]
-    init = "; ".join(f"{i['view']}: {i['init']}, {i['n_train']} training bags, {i['epochs_run']} epochs, "
-                     f"{i['seconds']} s on {i['device']}" for i in infos) or "not recorded (no train_info.json)"
+    # no training time here: a table must be byte-identical across runs (train_info.json has it)
+    init = "; ".join(f"{i['view']}: {i['init']}, {i['n_train']} training bags, {i['epochs_run']} epochs "
+                     f"on {i['device']}" for i in infos) or "not recorded (no train_info.json)"
     lines = [f"# qu2025_mil: published beside reproduced\n",
              f"Published: {ev['published'].citation}. Reproduced on the validation vertebrae "
              f"(split {json.dumps(cfg.get('split', {}))}); models: {init}. Accuracy 95% CI: the ci_method column of "
