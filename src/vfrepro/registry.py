@@ -121,8 +121,14 @@ def stage_config(name: str, stage: str, section: dict) -> dict:
     study = get(name)
     if stage not in study.stage_config:
         raise KeyError(f"study {name} has no stage {stage!r} in the registry; known: {sorted(study.stage_config)}")
+    return pick(section, study.stage_config[stage])
+
+
+def pick(section: dict, keys) -> dict:
+    """The dotted ``keys`` of ``section``, nested as in it (``["a.b"]`` -> ``{"a": {"b": ...}}``);
+    keys absent from ``section`` are left out."""
     out: dict = {}
-    for dotted in study.stage_config[stage]:
+    for dotted in keys:
         if not _has(section, dotted):
             continue
         value = config_value(section, dotted)

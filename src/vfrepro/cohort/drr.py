@@ -37,7 +37,7 @@ def _project(mu: np.ndarray, axis: int, step_mm: float) -> np.ndarray:
     return mu.sum(axis=axis, dtype=np.float64).astype(np.float32) * step_mm
 
 
-def _to_pixels(img: np.ndarray, sz: float, sw: float) -> np.ndarray:
+def to_pixels(img: np.ndarray, sz: float, sw: float) -> np.ndarray:
     """Resample a (z, w) projection with spacing (sz, sw) mm to PIXEL_MM, edges aligned; flip z."""
     out_shape = (int(round(img.shape[0] * sz / PIXEL_MM)), int(round(img.shape[1] * sw / PIXEL_MM)))
     zoom = (out_shape[0] / img.shape[0], out_shape[1] / img.shape[1])
@@ -73,7 +73,7 @@ def render_pair(hu: np.ndarray, labels: np.ndarray, grid: Grid, site: SiteProfil
     mu = np.clip(MU_WATER * (1.0 + hu / 1000.0), 0.0, None).astype(np.float32)
     out = {}
     for view, axis, sw, extra_mm in (("lateral", 2, sy, 260.0), ("ap", 1, sx, 140.0)):
-        path = _to_pixels(_project(mu, axis, sx if axis == 2 else sy), sz, sw)
+        path = to_pixels(_project(mu, axis, sx if axis == 2 else sy), sz, sw)
         # Body outside the cropped FOV: a water-equivalent slab with a gentle gradient.
         grad = np.linspace(0.97, 1.03, path.shape[1], dtype=np.float32)[None, :]
         path = path + MU_WATER * extra_mm * grad

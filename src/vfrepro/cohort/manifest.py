@@ -130,16 +130,7 @@ def study_check_config(config: dict, studies) -> dict:
     """{study: the part of its config section named in MANIFEST_CONFIG_KEYS, nested}."""
     out = {}
     for study in studies:
-        section, picked = config.get(study) or {}, {}
-        for dotted in MANIFEST_CONFIG_KEYS.get(study, ()):
-            value = registry.config_value(section, dotted, None)
-            if value is None:
-                continue
-            *parents, key = dotted.split(".")
-            node = picked
-            for part in parents:
-                node = node.setdefault(part, {})
-            node[key] = value
+        picked = registry.pick(config.get(study) or {}, MANIFEST_CONFIG_KEYS.get(study, ()))
         if picked:
             out[study] = picked
     return out

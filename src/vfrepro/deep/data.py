@@ -23,7 +23,7 @@ from torchvision.transforms.v2 import functional as TF
 from ..errors import InputError
 from ..folds import patient_folds, patient_split  # re-exported: the engine's splits
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CropSpec", "CropDataset", "ArrayDataset", "DetectionDataset",
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CropSpec", "CropDataset", "crop_one", "ArrayDataset", "DetectionDataset",
            "crop_factory", "load_crops", "labels_of", "crop_spec_from_config", "patient_folds",
            "patient_split", "check_columns"]
 
@@ -79,7 +79,10 @@ def labels_of(table: pd.DataFrame, col: str, classes: list[str]) -> np.ndarray:
     return out
 
 
-def _crop_one(img: np.ndarray, box, margin: float, case: str, path: str, box_cols) -> np.ndarray:
+def crop_one(img: np.ndarray, box, margin: float, case: str, path: str, box_cols) -> np.ndarray:
+    """The crop of ``box`` (x0, y0, x1, y1) widened by ``margin`` (a fraction of its size per side)
+    from a 2-D image, clipped to it: the network input's geometry (also used to cut other maps
+    on the same grid, e.g. lesion projections)."""
     h, w = img.shape
     try:
         x0, y0, x1, y1 = (int(round(float(b))) for b in box)
@@ -113,7 +116,7 @@ def load_crops(table: pd.DataFrame, spec: CropSpec) -> torch.Tensor:
             except OSError as exc:
                 raise InputError(f"cannot read radiograph ({exc})", case=case, path=path,
                                  field=spec.path_col) from None
-        crop = _crop_one(cache[path], [r[c] for c in spec.box_cols], spec.margin, case, path,
+        crop = crop_one(cache[path], [r[c] for c in spec.box_cols], spec.margin, case, path,
                          spec.box_cols)
         t = torch.from_numpy(np.array(crop, copy=True))[None]
         out[i] = TF.resize(t, [spec.size, spec.size], antialias=True)

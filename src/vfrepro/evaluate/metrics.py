@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from ..stats.multiclass import METRICS, encode_labels, multiclass_table, ovr_confusion_metrics
+from ..stats.multiclass import METRICS, check_scores, multiclass_table, ovr_confusion_metrics
 from ..stats.roc import (MIN_CI_GROUPS, MIN_CI_NEG, MIN_CI_POS, bootstrap_auc_ci, ci_shortfall,
                          cluster_bootstrap_auc_ci, group_codes, resample_counts, weighted_auc_batch,
                          delong_ci)
@@ -275,14 +275,9 @@ def paired_macro_auc(y, PA, PB, classes, groups=None, n_boot: int = 2000, seed: 
     PA, PB = np.asarray(PA, float), np.asarray(PB, float)
     if PA.ndim != 2 or PA.shape != PB.shape:
         raise ValueError(f"PA and PB must be (n, K) matrices of equal shape (got {PA.shape}, {PB.shape})")
-    if not (np.isfinite(PA).all() and np.isfinite(PB).all()):
-        raise ValueError("probability columns contain missing or infinite values")
     n, K = PA.shape
-    if len(classes) != K:
-        raise ValueError(f"{len(classes)} class names for {K} probability columns")
-    yi = encode_labels(y, classes, "truth")
-    if len(yi) != n:
-        raise ValueError(f"truth has {len(yi)} rows, probabilities {n}")
+    yi = check_scores(y, PA, classes)
+    check_scores(y, PB, classes)
     counts = np.bincount(yi, minlength=K)
     codes = _codes(groups, n)
     n_groups = int(len(np.unique(codes))) if codes is not None else int(n)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["ID_COLUMNS", "prob_columns", "truth_columns", "validate", "read", "class_index", "check_patient_splits"]
+__all__ = ["ID_COLUMNS", "prob_columns", "truth_columns", "validate", "read", "class_index", "patients", "check_patient_splits"]
 
 ID_COLUMNS = ("case_id", ("level", "mask_label"), ("split", "dataset"))
 _SUM_TOL = 1e-4
@@ -110,13 +110,19 @@ def class_index(labels, classes) -> np.ndarray:
     return np.array([lookup[str(v)] for v in labels], dtype=int)
 
 
+def patients(df: pd.DataFrame) -> np.ndarray:
+    """The patient of each row, the unit every CI resamples: ``patient``, else ``case_id``
+    (one case is one patient's scan; several vertebrae come from it)."""
+    return (df["patient"] if "patient" in df.columns else df["case_id"]).astype(str).to_numpy()
+
+
 def check_patient_splits(df: pd.DataFrame, path=None) -> None:
     """A patient evaluated in two splits (``split``, else ``dataset``) leaks between them:
     InputError naming the first row whose split differs from that patient's first row."""
     col = "split" if "split" in df.columns else "dataset" if "dataset" in df.columns else None
     if col is None:
         return
-    patient = (df["patient"] if "patient" in df.columns else df["case_id"]).astype(str).to_numpy()
+    patient = patients(df)
     split = df[col].astype(str).to_numpy()
     first: dict = {}
     for i, (p, s) in enumerate(zip(patient, split)):

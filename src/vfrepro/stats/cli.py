@@ -14,6 +14,8 @@ import sys
 import numpy as np
 import pandas as pd
 
+from ..errors import InputError
+from ..io_safety import read_csv
 from . import icc as _icc
 from . import lasso as _lasso
 from . import multiclass as _mc
@@ -48,8 +50,8 @@ def _emit(obj) -> int:
 
 def _read(path: str, *cols: str) -> pd.DataFrame:
     try:
-        df = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        df = read_csv(path)  # the shared reader: absent, empty, semicolons... in one line
+    except InputError as e:
         raise SystemExit(f"error: cannot read CSV {path}: {e}")
     cols = tuple(dict.fromkeys(cols))  # the same column may be named twice (e.g. --score-a = --score-b)
     for c in cols:

@@ -97,6 +97,20 @@ def _all_metrics(W, y, P, Y, Q):
     return per, {"accuracy": overall, "macro_auc": aucs.mean(axis=1), "micro_auc": micro}
 
 
+def check_scores(truth, P: np.ndarray, classes) -> np.ndarray:
+    """Class indices of ``truth`` after checking the (n, K) score matrix ``P`` against it:
+    finite scores, one class name per column, one truth per row. ValueError otherwise."""
+    n, K = P.shape
+    if not np.isfinite(P).all():
+        raise ValueError("probability columns contain missing or infinite values")
+    if len(classes) != K:
+        raise ValueError(f"{len(classes)} class names for {K} probability columns")
+    y = encode_labels(truth, classes, "truth")
+    if len(y) != n:
+        raise ValueError(f"truth has {len(y)} rows, probs {n}")
+    return y
+
+
 def multiclass_table(truth, probs, classes=None, pred=None, n_boot: int = 1000, seed: int = 0,
                      conf_level: float = 0.95, groups=None) -> dict:
     """OvR metrics table with stratified percentile bootstrap CIs.
@@ -111,15 +125,9 @@ def multiclass_table(truth, probs, classes=None, pred=None, n_boot: int = 1000, 
     P = np.asarray(probs, dtype=float)
     if P.ndim != 2 or P.shape[1] < 2:
         raise ValueError(f"probs must be an (n, K>=2) matrix, got shape {P.shape}")
-    if not np.isfinite(P).all():
-        raise ValueError("probability columns contain missing or infinite values")
     n, K = P.shape
     classes = list(range(K)) if classes is None else list(classes)
-    if len(classes) != K:
-        raise ValueError(f"{len(classes)} class names for {K} probability columns")
-    y = encode_labels(truth, classes, "truth")
-    if len(y) != n:
-        raise ValueError(f"truth has {len(y)} rows, probs {n}")
+    y = check_scores(truth, P, classes)
     counts = np.bincount(y, minlength=K)
     if (counts == 0).any():
         missing = [str(classes[k]) for k in np.where(counts == 0)[0]]

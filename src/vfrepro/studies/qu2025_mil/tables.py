@@ -15,7 +15,7 @@ import pandas as pd
 
 from ...evaluate import published as pub
 from ...evaluate.figures import ConfusionPanel, pyplot, save
-from ...evaluate.schema import prob_columns
+from ...evaluate.schema import patients, prob_columns
 from . import labels as L
 from . import metrics as M
 from .study import CLASSES, STUDY
@@ -85,9 +85,6 @@ def _idx(values) -> np.ndarray:
     return np.array([L.class_index(v) for v in values], int)
 
 
-def _patients(p: pd.DataFrame) -> np.ndarray:
-    """The patient of each prediction row (the schema fills ``patient`` from ``case_id``)."""
-    return (p["patient"] if "patient" in p.columns else p["case_id"]).astype(str).to_numpy()
 
 
 def _ci_method(a: dict, n_boot: int, seed: int) -> str:
@@ -105,7 +102,7 @@ def evaluate(preds: dict[str, pd.DataFrame], slices: dict[str, pd.DataFrame], au
     for view in ("S", "Z", "ensemble"):
         p = preds[view]
         y, q = _idx(p["truth"]), _idx(p["pred"])
-        summ = M.classification_summary(y, q, groups=_patients(p), n_boot=n_boot, seed=seed)
+        summ = M.classification_summary(y, q, groups=patients(p), n_boot=n_boot, seed=seed)
         a = summ["accuracy"]
         counts = np.bincount(y, minlength=len(CLASSES))
         acc.append({"row": view, "column": "validation", "quantity": "accuracy", "view": VIEW_NAMES[view],
@@ -128,7 +125,7 @@ def evaluate(preds: dict[str, pd.DataFrame], slices: dict[str, pd.DataFrame], au
     for view in ("S", "Z"):
         # bag -> patient, so that the instance AUC's CI resamples patients with all their slices
         who = {(str(c), int(m)): str(g) for c, m, g in zip(preds[view]["case_id"], preds[view]["mask_label"],
-                                                         _patients(preds[view]))}
+                                                         patients(preds[view]))}
         s = slices[view]
         s = s[s["instance_label"] >= 0]
         n_frac = int(s.groupby(["case_id", "mask_label"])["instance_label"].max().sum()) if len(s) else 0

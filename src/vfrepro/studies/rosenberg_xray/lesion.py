@@ -68,22 +68,22 @@ def _read(path, case, field):
 def projected_lesion(lesion: np.ndarray, labels: np.ndarray, code: int, spacing) -> np.ndarray:
     """Boolean lateral-radiograph mask (rows superior -> inferior) of the fracture lesion voxels
     in vertebra ``code``'s slices, on the DRR's pixel grid (cohort.drr: lateral = beam along x)."""
-    from ...cohort.drr import _to_pixels  # the renderer's own resampling: same pixel grid
+    from ...cohort.drr import to_pixels  # the renderer's own resampling: same pixel grid
     sx, sy, sz = spacing
     ks = np.flatnonzero((labels == code).any(axis=(1, 2)))
     if not len(ks):
-        return np.zeros(_to_pixels(np.zeros(labels.shape[:2], np.float32), sz, sy).shape, bool)
+        return np.zeros(to_pixels(np.zeros(labels.shape[:2], np.float32), sz, sy).shape, bool)
     sel = np.zeros(lesion.shape[0], bool)
     sel[ks[0]:ks[-1] + 1] = True
     hit = np.isin(lesion, FRACTURE_CODES) & sel[:, None, None]
     proj = hit.any(axis=2).astype(np.float32)        # (z, y)
-    return _to_pixels(proj, sz, sy) >= 0.5
+    return to_pixels(proj, sz, sy) >= 0.5
 
 
 def crop_masks(table: pd.DataFrame, spec, image_shapes: dict | None = None) -> np.ndarray:
     """(n, size, size) boolean lesion masks of the rows' crops, cut (box + margin) and resized
     as :func:`vfrepro.deep.data.load_crops` cuts the radiograph. Rows need :data:`NEEDS`."""
-    from ...deep.data import _crop_one  # the crop geometry of the network input
+    from ...deep.data import crop_one  # the crop geometry of the network input
     lacking = [c for c in NEEDS if c not in table.columns]
     if lacking:
         raise InputError(f"CAM lesion check needs manifest column(s) {lacking}", field=lacking[0])
@@ -105,7 +105,7 @@ def crop_masks(table: pd.DataFrame, spec, image_shapes: dict | None = None) -> n
         if want is not None and tuple(want) != img.shape:
             raise InputError(f"projected lesion grid {img.shape} differs from the radiograph {tuple(want)}",
                              case=case, path=str(r["lesion_path"]), field="lesion_path")
-        c = _crop_one(img.astype(np.float32), [r[b] for b in spec.box_cols], spec.margin, case,
+        c = crop_one(img.astype(np.float32), [r[b] for b in spec.box_cols], spec.margin, case,
                       str(r["lesion_path"]), spec.box_cols)
         t = torch.nn.functional.interpolate(torch.from_numpy(np.ascontiguousarray(c))[None, None],
                                             size=(spec.size, spec.size), mode="area")[0, 0]

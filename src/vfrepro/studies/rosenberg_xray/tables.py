@@ -12,16 +12,13 @@ from ...errors import InputError
 from ...evaluate import metrics as M
 from ...evaluate import published as pub
 from ...evaluate.figures import ConfusionPanel, Curve, RocPanel
+from ...evaluate.schema import patients
 from .study import CLASS_NAMES, STUDY
 
 COUNTS = ("TN", "FP", "FN", "TP")
 HEADLINE = ("accuracy", "sensitivity", "specificity", "auc")
 
 
-def patients(pred: pd.DataFrame) -> np.ndarray:
-    """The resampling unit: the ``patient`` column where predictions have one, else ``case_id``
-    (a case is one patient's radiograph; several vertebra crops come from it)."""
-    return pred["patient" if "patient" in pred.columns else "case_id"].astype(str).to_numpy()
 
 
 def binary_metrics(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ...evaluate import published as pub
 from ...evaluate.figures import ConfusionPanel, Curve, RocPanel, confusion_figure, pyplot, roc_figure, save
+from ...evaluate.schema import patients
 from .boxes import detection_errors, error_histograms
 from .metrics import detection_ap, per_class_metrics, per_image_ap, summary_without, wilcoxon_pr_curves
 from .slices import CLASSES, DISEASES
@@ -253,8 +254,6 @@ def _prop_ci(ok, mask, g, n_boot: int, seed: int) -> tuple[float, float]:
     return r["ci_low"], r["ci_high"]
 
 
-def _patients(p: pd.DataFrame) -> np.ndarray:
-    return (p["patient"] if "patient" in p.columns else p["case_id"]).astype(str).to_numpy()
 
 
 def table3(pred: pd.DataFrame, *, threshold: float = 0.5, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -268,7 +267,7 @@ def table3(pred: pd.DataFrame, *, threshold: float = 0.5, n_boot: int = 200, see
         p = pred[pred["dataset"] == ds]
         Y = p[[f"truth_{c}" for c in CLASSES]].to_numpy(int)
         S = p[[f"prob_{c}" for c in CLASSES]].to_numpy(float)
-        g = _patients(p)
+        g = patients(p)
         codes = group_codes(g, len(g))
         cluster = bool(len(g)) and np.bincount(codes).max() > 1
         n_pat = int(len(np.unique(codes)))
@@ -353,7 +352,7 @@ def roc_figures(pred: pd.DataFrame, path, n_boot: int = 200, seed: int = 0) -> N
         for c in CLASSES:
             y, s = p[f"truth_{c}"].to_numpy(int), p[f"prob_{c}"].to_numpy(float)
             if 0 < y.sum() < len(y):
-                a = auc_ci(y, s, "delong", n_boot=n_boot, seed=seed, groups=_patients(p))
+                a = auc_ci(y, s, "delong", n_boot=n_boot, seed=seed, groups=patients(p))
                 methods.add(a["method"])
                 panel.curves.append(Curve(f"{c.upper()} AUC {a['value']:.2f} ({a['ci_low']:.2f}-{a['ci_high']:.2f})", y, s))
         panels.append(panel)

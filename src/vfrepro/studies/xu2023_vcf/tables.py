@@ -11,7 +11,7 @@ from ...errors import InputError
 from ...evaluate import published as pub
 from ...evaluate.figures import ConfusionPanel, Curve, RocPanel
 from ...evaluate.metrics import one_vs_rest
-from ...evaluate.schema import class_index, prob_columns
+from ...evaluate.schema import class_index, patients, prob_columns
 from .study import CLASSES, STUDY, dataset_order, published_name
 
 TABLE_METRICS = ("auc", "accuracy", "sensitivity", "specificity", "precision", "f1", "ppv", "npv")
@@ -41,9 +41,6 @@ SYNTHETIC = ("cohort", "synthetic", "the numbers test the pipeline on a seeded s
 READER_SUFFIXES = ("_alone", "_with_model")
 
 
-def patients(p: pd.DataFrame) -> np.ndarray:
-    """The resampling unit of a predictions (or reader) table: ``patient``, else ``case_id``."""
-    return (p["patient"] if "patient" in p.columns else p["case_id"]).astype(str).to_numpy()
 
 
 def paper_overall(y: np.ndarray, q: np.ndarray, K: int) -> dict:
