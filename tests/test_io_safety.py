@@ -51,3 +51,28 @@ def test_general_rule_outputs_vs_inputs():
             refuse_overwrite({"--out-csv": fh.name}, {"--predictions": [fh.name]})
         refuse_overwrite({"--out": fh.name + ".new"}, {"--predictions": fh.name})  # fine
         refuse_overwrite({"--out": "results/x.csv"}, {"--outcome": "fracture"})
+
+
+def test_outputs_named_after_what_they_hold_are_refused_too(tmp_path, capsys):
+    # liu2025_dlr evaluate --metrics is an output (its help says so) though not named --out*
+    pred = tmp_path / "pred.csv"
+    pred.write_text("case_id,mask_label,patient,split,truth,prob_0,prob_1,prob_2\n")
+    before = pred.read_bytes()
+    rc = main(["liu2025_dlr", "evaluate", "--cfg", '{"seed": 0, "evaluate": {"n_boot": 10}}',
+               "--pred-radimagenet", str(pred), "--pred-imagenet", str(tmp_path / "other.csv"),
+               "--metrics", str(pred), "--delong", str(tmp_path / "d.csv"),
+               "--roc-radimagenet", str(tmp_path / "a.png"), "--roc-imagenet", str(tmp_path / "b.png")])
+    assert rc == 2 and "--metrics is the same file as --pred-radimagenet" in capsys.readouterr().err
+    assert pred.read_bytes() == before
+
+
+def test_declared_outputs_follow_the_help_convention():
+    from vfrepro.cli import build_parser
+    from vfrepro.io_safety import declared_outputs
+
+    declared = declared_outputs(build_parser())
+    every = set().union(*declared.values())
+    # outputs of several commands not named --out*, and inputs of the same names elsewhere
+    assert {"metrics", "delong", "models", "lasso_path", "oof", "chosen", "thresholds"} <= every
+    table3 = next(d for f, d in declared.items() if {"tex", "thresholds"} <= d)
+    assert "metrics" not in table3 and "oof" not in table3  # table3 reads them

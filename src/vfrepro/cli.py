@@ -9,7 +9,7 @@ import warnings
 
 from . import registry
 from .errors import InputError
-from .io_safety import check_args, check_outputs, describe_os_error, is_output
+from .io_safety import check_args, check_outputs, declared_outputs, describe_os_error, output_dests
 
 # Subcommand -> the module whose add_parser(subparsers) defines it (and sets `func`). A run
 # imports only the module of its own subcommand: importing every stage (scipy.stats, torch,
@@ -63,13 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.showwarning = _show_vfrepro_warning
     module = SUBCOMMANDS.get(argv[0]) if argv else None
-    args = build_parser([module] if module else None).parse_args(argv)
+    parser = build_parser([module] if module else None)
+    args = parser.parse_args(argv)
+    declared = declared_outputs(parser)
     try:
-        check_args(args)  # an output that is also an input would overwrite it
+        check_args(args, declared)  # an output that is also an input would overwrite it
         # an output we cannot write (a folder for a file, a file for a folder, no permission):
         # refused before compute is spent
-        check_outputs({"--" + k.replace("_", "-"): v for k, v in vars(args).items()
-                       if k not in ("func", "command") and is_output(k)})
+        check_outputs({"--" + k.replace("_", "-"): getattr(args, k) for k in output_dests(args, declared)})
     except InputError as exc:
         print(f"vfrepro {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,10 @@
 """Refuse a command whose output path is one of its inputs (it would overwrite the input).
 
 `vfrepro` checks every command's arguments before it runs: an argument whose name starts
-with `out` (--out, --out-mask, --out-csv, ...) or `save` (--save-model) is an output; every
-other argument that names an existing file is an input. `validate-manifest --out` equal to
+with `out` (--out, --out-mask, --out-csv, ...) or `save` (--save-model), or whose help begins
+with "output" (the CLIs' convention for outputs named after what they hold: --metrics,
+--delong, --models, ...), is an output; every other argument that names an existing file is an
+input. `validate-manifest --out` equal to
 its `--manifest` would otherwise replace the only copy of the patient ids with pseudonyms.
 """
 
@@ -57,11 +59,36 @@ def is_output(dest: str) -> bool:
     return dest not in READ_ONLY and (dest.startswith("out") or dest.startswith("save"))
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """refuse_overwrite on a parsed command line, outputs and inputs told apart by name."""
+def declared_outputs(parser: argparse.ArgumentParser) -> dict:
+    """{command function: dests of its arguments whose help begins with "output"}, for every
+    sub-command below ``parser`` (a leaf is known by the ``func`` default it sets)."""
+    out: dict = {}
+    stack = [parser]
+    while stack:
+        p = stack.pop()
+        func = p.get_default("func")
+        if func is not None:
+            out[func] = {a.dest for a in p._actions if (a.help or "").lower().startswith("output")
+                         and a.dest not in READ_ONLY}
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                stack.extend(a.choices.values())
+    return out
+
+
+def output_dests(args: argparse.Namespace, declared: dict | None = None) -> set[str]:
+    """The dests of ``args`` that are outputs: named out* / save*, or declared by their help."""
+    extra = (declared or {}).get(getattr(args, "func", None), set())
+    return {k for k in vars(args) if k not in ("func", "command") and (is_output(k) or k in extra)}
+
+
+def check_args(args: argparse.Namespace, declared: dict | None = None) -> None:
+    """refuse_overwrite on a parsed command line, outputs and inputs told apart by name (and by
+    ``declared``, from :func:`declared_outputs`)."""
     items = {k: v for k, v in vars(args).items() if k not in ("func", "command")}
-    outputs = {_flag(k): v for k, v in items.items() if is_output(k)}
-    inputs = {_flag(k): v for k, v in items.items() if not is_output(k)}
+    outs = output_dests(args, declared)
+    outputs = {_flag(k): v for k, v in items.items() if k in outs}
+    inputs = {_flag(k): v for k, v in items.items() if k not in outs}
     refuse_overwrite(outputs, inputs)
 
 
